@@ -1,0 +1,41 @@
+"""Shared fixtures. Real data lives in ``../shared`` beside the checkout (as in CI)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
+SPEECH = SHARED / "data" / "speech"
+EXTRACTION = SHARED / "data" / "extraction"
+AMI = SHARED / "data" / "conversation" / "ami"
+
+# Tests never reach a model hub (the suite must pass with the network cut).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"shared data not found at {SHARED}; CI places it beside the checkout")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def speech_refs(shared_dir) -> list[dict]:
+    with open(SPEECH / "refs.tsv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+@pytest.fixture()
+def isolated_home(tmp_path, monkeypatch) -> Path:
+    """A private HOME so tests never touch the user's data or config."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home
