@@ -104,6 +104,12 @@ class AudioInfo:
     partial: bool = False
     partial_reason: str | None = None
     channels_cancel: bool = False
+    # added by voicenotes.audio (B1): the duration the file size implies (PCM WAV), frames PyAV
+    # rejected as invalid, a WAV header repaired in memory, RMS(downmix)/RMS(channels).
+    file_duration_s: float | None = None
+    decode_errors: int = 0
+    header_repaired: bool = False
+    downmix_ratio: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
