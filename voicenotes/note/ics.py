@@ -1,0 +1,87 @@
+"""``followups.ics``: one RFC 5545 event per follow-up with a resolved time (via ``icalendar``).
+
+PHI is kept minimal: no names, no quotes. The summary says who follows up; the description
+points at the draft and the time in the recording, and says so when the time is ambiguous or
+no clock time was said. Times are floating local times (the session start has no time zone).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from voicenotes.note.build import ambiguity, attr, is_kept, time_ref
+from voicenotes.schema import Item
+
+PRODID = "-//voicenotes//crisis note follow-ups//EN"
+EVENT_MINUTES = 15
+WHO = {"client": "client", "counselor": "counselor", "other": "someone else"}
+
+
+def _when(item: Item) -> date | datetime | None:
+    w = attr(item, "when")
+    if not isinstance(w, str) or not w:
+        return None
+    try:
+        return date.fromisoformat(w) if len(w) == 10 else datetime.fromisoformat(w)
+    except ValueError:
+        return None
+
+
+def follow_up_items(items: Iterable[Item]) -> list[Item]:
+    """Follow-ups that are plans (not denied, asked or hypothetical) and have a resolved time."""
+    return [i for i in items
+            if i.type == "FOLLOW_UP" and is_kept(i) and i.polarity == "affirmed"
+            and i.modality in ("actual", "conditional") and _when(i) is not None]
+
+
+def build_calendar(items: Iterable[Item], *, uid_salt: str, generated_at: datetime | None = None):
+    """An ``icalendar.Calendar`` with one VEVENT per follow-up, or None when there are none."""
+    from icalendar import Calendar, Event
+
+    chosen = follow_up_items(items)
+    if not chosen:
+        return None
+    stamp = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    for item in chosen:
+        when = _when(item)
+        who = WHO.get(str(attr(item, "who")), None)
+        ev = Event()
+        ev.add("uid", f"{item.id}-{uid_salt[:16]}@voicenotes.local")
+        ev.add("dtstamp", stamp)
+        ev.add("summary", f"Crisis follow-up ({who})" if who else "Crisis follow-up")
+        ev.add("description", _description(item, when))
+        if isinstance(when, datetime):
+            ev.add("dtstart", when)
+            ev.add("duration", timedelta(minutes=EVENT_MINUTES))
+        else:
+            ev.add("dtstart", when)  # all-day: VALUE=DATE
+        ev.add("class", "CONFIDENTIAL")
+        ev.add("transp", "OPAQUE")
+        if ambiguity(item) or not isinstance(when, datetime):
+            ev.add("status", "TENTATIVE")
+        cal.add_component(ev)
+    return cal
+
+
+def _description(item: Item, when: Any) -> str:
+    lines = [f"From a voicenotes draft (item {item.id}), said at {time_ref(item)} in the recording. "
+             "Check the draft before relying on this entry."]
+    flags = ambiguity(item)
+    if flags:
+        lines.append("The time said was ambiguous (" + ", ".join(flags) + "); this date or time "
+                     "is a best guess - confirm it against the recording.")
+    if not isinstance(when, datetime):
+        lines.append("No clock time was said; the event is all-day.")
+    if item.modality == "conditional":
+        lines.append("This follow-up depends on a condition stated in the session.")
+    return "\n".join(lines)
+
+
+def render_ics(items: Iterable[Item], *, uid_salt: str, generated_at: datetime | None = None) -> bytes | None:
+    cal = build_calendar(items, uid_salt=uid_salt, generated_at=generated_at)
+    return None if cal is None else cal.to_ical()

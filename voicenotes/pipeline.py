@@ -1,0 +1,525 @@
+"""The only module that chains the stages: audio -> transcript -> items -> note.
+
+:func:`run_note` takes an audio/video file (transcribe, extract, note), a transcript JSON
+(extract, note) or an items JSON (note only) and writes one session folder:
+
+``transcript.json`` ``items.json`` ``note.md`` ``note.json`` ``review.html`` ``followups.ics``
+(only when a follow-up has a resolved time; RFC 5545 needs at least one event) and
+``audio.<ext>`` (a private copy of the input audio that review.html plays, unless the input
+already sits in the folder). Each file is written atomically with mode 0600 as soon as its stage
+finishes, so a crash or Ctrl-C keeps every finished stage. ``audit.jsonl`` gets one
+``draft_created`` event (hashes only).
+
+:func:`finalize_review` is the ``--from-review`` side: it renders ``note.reviewed.md`` /
+``note.reviewed.json`` from a clinician's decisions and appends them to the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from voicenotes import __version__
+from voicenotes.errors import InputError, StorageError, UsageError
+from voicenotes.fsio import (atomic_write_bytes, atomic_write_json, atomic_write_text,
+                             ensure_private_dir, fsync_dir, sha256_bytes, sha256_file,
+                             sweep_temp_files)
+from voicenotes.schema import RISK_TYPES, ItemSet, Transcript
+
+MODES = ("dictation", "session")
+#: Formats Chromium/Firefox play in an <audio> element; others are referenced but may not play.
+BROWSER_AUDIO = {".flac", ".wav", ".mp3", ".ogg", ".oga", ".opus", ".webm", ".m4a", ".mp4",
+                 ".aac"}
+STAGES = ("transcribe", "speakers", "extract", "note")
+
+Progress = Callable[[str, float, float], None]  # (stage, done, total)
+
+
+@dataclass
+class NoteOptions:
+    """What ``voicenotes note`` does. ``None`` means "work it out": mode from the consent
+    record or the speaker labels, session start from ``--session-start``, the transcript,
+    the recording journal or the consent time (in that order)."""
+
+    template: str = "crisis"
+    mode: str | None = None
+    session_start: str | None = None
+    transcribe: Any = None           # voicenotes.transcribe.TranscribeOptions
+    model: str | None = None         # shortcut for transcribe.model
+    speakers: str | None = None      # speaker spec for voicenotes.speakers.assign_speakers
+    rules_paths: Sequence[Path] = ()
+    copy_audio: bool = True          # private copy of the audio beside review.html
+    progress: Progress | None = None
+
+
+@dataclass
+class NoteResult:
+    out_dir: Path
+    input_kind: str                  # audio | transcript | items
+    paths: dict[str, Path] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def note_md(self) -> Path:
+        return self.paths["note.md"]
+
+    @property
+    def review_html(self) -> Path:
+        return self.paths["review.html"]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise InputError(f"{path.name} is not readable JSON.",
+                         hint="Give an audio file, a transcript.json or an items.json.") from None
+
+
+def classify_input(path: Path) -> tuple[str, Any]:
+    """('audio', None) | ('transcript', Transcript) | ('items', ItemSet)."""
+    if not path.exists():
+        raise InputError(f"{path} does not exist.", hint="Check the path and try again.")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; voicenotes note takes one file.",
+                         hint="Use voicenotes batch for a folder of recordings.")
+    if path.suffix.lower() == ".json":
+        data = _load_json(path)
+        try:
+            if isinstance(data, dict) and "segments" in data and "audio" in data:
+                return "transcript", Transcript.from_dict(data)
+            if isinstance(data, dict) and "items" in data:
+                return "items", ItemSet.from_dict(data)
+        except (KeyError, TypeError, ValueError):
+            pass
+        raise InputError(f"{path.name} is neither a transcript nor an items file.",
+                         hint="Give the transcript.json or items.json that voicenotes wrote.")
+    return "audio", None
+
+
+def _read_json_quiet(path: Path) -> dict[str, Any] | None:
+    try:
+        d = json.loads(path.read_text("utf-8"))
+        return d if isinstance(d, dict) else None
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def load_consent_record(folder: Path) -> dict[str, Any] | None:
+    """consent.json from ``folder`` (written by ``voicenotes record``), as a dict for the header."""
+    path = folder / "consent.json"
+    if not path.is_file():
+        return None
+    try:
+        from voicenotes.consent import load_consent
+
+        rec = load_consent(folder)
+        return rec.to_dict() if rec is not None else None
+    except ImportError:  # pragma: no cover - consent module is part of the package
+        return _read_json_quiet(path)
+
+
+def _session_start(options: NoteOptions, folder: Path, transcript: Transcript | None,
+                   consent: dict[str, Any] | None) -> tuple[str | None, str]:
+    if options.session_start:
+        try:
+            datetime.fromisoformat(options.session_start)
+        except ValueError:
+            raise UsageError(f"--session-start '{options.session_start}' is not a date and time.",
+                             hint="Use ISO form, e.g. --session-start 2026-03-09T14:00") from None
+        return options.session_start, "option"
+    if transcript is not None and transcript.session_start:
+        return transcript.session_start, "transcript"
+    journal = _read_json_quiet(folder / "recording.json")
+    if journal and journal.get("started_at"):
+        return _local_naive(journal["started_at"]), "recording.json"
+    if consent and consent.get("consented_at"):
+        return _local_naive(consent["consented_at"]), "consent.json"
+    return None, "unknown"
+
+
+def _local_naive(iso: str) -> str:
+    """An aware UTC stamp -> local wall-clock time without zone (how people say "tomorrow at 3")."""
+    try:
+        dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if dt.tzinfo is not None:
+        dt = dt.astimezone().replace(tzinfo=None)
+    return dt.replace(microsecond=0).isoformat()
+
+
+def _mode(options: NoteOptions, transcript: Transcript | None,
+          consent: dict[str, Any] | None) -> str:
+    if options.mode:
+        if options.mode not in MODES:
+            raise UsageError(f"Unknown mode '{options.mode}'.", hint="Use --mode dictation or --mode session.")
+        return options.mode
+    if transcript is not None and transcript.mode in MODES:
+        return transcript.mode
+    if consent and consent.get("mode") in MODES:
+        return consent["mode"]
+    if transcript is not None and any(s.role in ("client", "counselor") and s.role != "unknown"
+                                      for s in transcript.segments) \
+            and len({s.role for s in transcript.segments}) > 1:
+        return "session"
+    return "dictation"
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def _progress(options: NoteOptions, stage: str, done: float, total: float) -> None:
+    if options.progress is not None:
+        options.progress(stage, done, total)
+
+
+def _transcriber(options: NoteOptions, transcriber):
+    if transcriber is not None:
+        return transcriber
+    from voicenotes.transcribe import TranscribeOptions, Transcriber
+
+    topts = options.transcribe or TranscribeOptions()
+    if options.model:
+        topts = replace(topts, model=options.model)
+    return Transcriber(topts)
+
+
+def _copy_audio(src: Path, out_dir: Path, copy: bool) -> str | None:
+    """A private copy of the input audio beside review.html (atomic, 0600); the relative name."""
+    try:
+        if src.resolve().parent == out_dir.resolve():
+            return src.name
+    except OSError:
+        return None
+    if not copy:
+        return os.path.relpath(src.resolve(), out_dir.resolve())
+    name = "audio" + src.suffix.lower()
+    dest = out_dir / name
+    try:
+        if dest.is_file() and dest.stat().st_size == src.stat().st_size \
+                and sha256_file(dest) == sha256_file(src):
+            return name
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=out_dir)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+                shutil.copyfileobj(inp, out, 1 << 20)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, dest)
+            fsync_dir(out_dir)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError as exc:
+        raise StorageError(f"Could not copy the audio into {out_dir}: {exc.strerror or exc}.",
+                           hint="Free some space or choose another --out folder.") from None
+    return name
+
+
+def _find_audio_beside(folder: Path, transcript: Transcript | None) -> Path | None:
+    if transcript is not None:
+        cand = folder / transcript.audio.file_name
+        if transcript.audio.file_name and cand.is_file():
+            return cand
+    for p in sorted(folder.glob("audio.*")):
+        if p.is_file():
+            return p
+    return None
+
+
+def _transcript_beside(folder: Path, itemset: ItemSet) -> Transcript | None:
+    path = folder / "transcript.json"
+    if not path.is_file():
+        return None
+    data = _read_json_quiet(path)
+    if data is None:
+        return None
+    if itemset.transcript_sha256 and itemset.transcript_sha256 not in (
+            sha256_file(path), _transcript_hash(data)):
+        return None  # a different transcript: better no highlights than wrong ones
+    try:
+        return Transcript.from_dict(data)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _transcript_hash(data: dict[str, Any]) -> str:
+    return sha256_bytes(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+
+
+def _provenance(input_path: Path, input_sha: str, transcript: Transcript | None,
+                itemset: ItemSet, generated_at: str, template: str) -> dict[str, Any]:
+    prov: dict[str, Any] = {
+        "input_file": input_path.name,
+        "input_sha256": input_sha,
+        "template": template,
+        "rules_version": itemset.rules_version,
+        "voicenotes_version": __version__,
+        "generated_at": generated_at,
+    }
+    if transcript is not None:
+        tp = transcript.provenance
+        prov["audio_sha256"] = transcript.audio.sha256
+        prov["audio_duration_s"] = transcript.audio.duration_s
+        prov["model"] = tp.model_name
+        prov["model_sha256"] = tp.model_sha256
+        s = tp.settings or {}
+        keys = ("preset", "compute_type", "beam_size", "batch_size", "language", "temperature",
+                "vad_parameters", "word_timestamps", "condition_on_previous_text", "cpu_threads")
+        prov["decoding"] = {k: s[k] for k in keys if k in s} or None
+        prov["transcribed_at"] = tp.created_at
+    elif itemset.provenance:
+        for k in ("model", "model_name", "model_sha256"):
+            if itemset.provenance.get(k):
+                prov[k if k != "model_name" else "model"] = itemset.provenance[k]
+    return prov
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _check_out_dir(out_dir: Path) -> Path:
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise StorageError(f"The output {out_dir} exists and is not a folder.",
+                           hint="Choose another --out folder.")
+    ensure_private_dir(out_dir)
+    if not os.access(out_dir, os.W_OK):
+        raise StorageError(f"The folder {out_dir} is not writable.", hint="Choose another --out folder.")
+    sweep_temp_files(out_dir)
+    return out_dir
+
+
+def default_out_dir(input_path: Path) -> Path:
+    """Where ``voicenotes note`` writes without ``--out``: a recording session folder (it holds
+    consent.json or recording.json) or a folder of voicenotes JSON is the session folder itself;
+    otherwise ``<stem>-note/`` beside the input."""
+    folder = input_path.parent
+    if input_path.suffix.lower() == ".json" or (folder / "consent.json").is_file() \
+            or (folder / "recording.json").is_file():
+        return folder
+    return folder / f"{input_path.stem}-note"
+
+
+def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None = None,
+             transcriber=None) -> NoteResult:
+    """Run the chain on one input and write the session folder. See the module doc."""
+    options = options or NoteOptions()
+    input_path = Path(input_path)
+    kind, loaded = classify_input(input_path)
+    out_dir = _check_out_dir(Path(out_dir) if out_dir else default_out_dir(input_path))
+    from voicenotes.note.templates import load_template
+
+    template = load_template(options.template)  # fail on a bad template before hours of work
+    result = NoteResult(out_dir=out_dir, input_kind=kind)
+    timings = result.timings
+    folder = input_path.parent
+    consent = load_consent_record(folder)
+    if consent is None and out_dir != folder:
+        consent = load_consent_record(out_dir)
+    transcript: Transcript | None = loaded if kind == "transcript" else None
+    itemset: ItemSet | None = loaded if kind == "items" else None
+    audio_src: Path | None = input_path if kind == "audio" else None
+
+    if kind == "audio":
+        from voicenotes.audio import probe
+
+        probe(input_path)  # a clear AudioError for non-audio before loading any model
+        t0 = time.monotonic()
+        tr = _transcriber(options, transcriber)
+        _progress(options, "transcribe", 0.0, 1.0)
+        transcript = tr.transcribe(input_path, progress=lambda d, t: _progress(options, "transcribe", d, t))
+        timings["transcribe"] = time.monotonic() - t0
+        if options.speakers:
+            t0 = time.monotonic()
+            _progress(options, "speakers", 0.0, 1.0)
+            from voicenotes.speakers import assign_speakers
+
+            transcript = assign_speakers(transcript, input_path, options.speakers)
+            timings["speakers"] = time.monotonic() - t0
+    if kind == "items":
+        transcript = _transcript_beside(folder, itemset)
+    if audio_src is None:
+        audio_src = _find_audio_beside(folder, transcript)
+
+    mode = itemset.mode if itemset is not None and not options.mode else _mode(options, transcript, consent)
+    session_start, start_source = _session_start(options, folder, transcript, consent)
+    if itemset is not None and not options.session_start and itemset.session_start:
+        session_start, start_source = itemset.session_start, "items"
+    if transcript is not None:
+        transcript = replace(transcript, mode=mode, session_start=session_start)
+        if kind != "items":
+            result.paths["transcript.json"] = atomic_write_json(out_dir / "transcript.json",
+                                                                transcript.to_dict())
+
+    if itemset is None:
+        t0 = time.monotonic()
+        _progress(options, "extract", 0.0, 1.0)
+        from voicenotes.extract import extract_items
+
+        itemset = extract_items(transcript, mode=mode, session_start=session_start,
+                                rules_paths=tuple(Path(p) for p in options.rules_paths))
+        timings["extract"] = time.monotonic() - t0
+    items_bytes = (json.dumps(itemset.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    result.paths["items.json"] = atomic_write_bytes(out_dir / "items.json", items_bytes)
+    items_sha = sha256_bytes(items_bytes)
+
+    t0 = time.monotonic()
+    _progress(options, "note", 0.0, 1.0)
+    generated_at = _now()
+    input_sha = (transcript.audio.sha256 if kind == "audio" and transcript is not None
+                 and transcript.audio.sha256 else sha256_file(input_path))
+    prov = _provenance(input_path, input_sha, transcript, itemset, generated_at, template.name)
+    prov["session_start_source"] = start_source
+    prov["items_sha256"] = items_sha
+    write_note_files(out_dir, itemset, template, transcript=transcript, consent=consent,
+                     provenance=prov, result=result)
+    audio_name = _copy_audio(audio_src, out_dir, options.copy_audio) if audio_src else None
+    if audio_name and audio_name.startswith("audio."):
+        result.paths["audio"] = out_dir / audio_name
+    write_review_page(out_dir, itemset, transcript, audio_name=audio_name, items_sha256=items_sha,
+                      title=f"{template.title} — {input_path.name}", generated_at=generated_at,
+                      result=result)
+    ics = _write_ics(out_dir, itemset, items_sha, generated_at)
+    if ics:
+        result.paths["followups.ics"] = ics
+    from voicenotes.note.review import append_audit
+
+    append_audit(out_dir, [{
+        "event": "draft_created", "template": template.name, "input_sha256": input_sha,
+        "items_sha256": items_sha,
+        "files": {name: sha256_file(p) for name, p in sorted(result.paths.items())
+                  if name != "audio"},
+        "voicenotes_version": __version__,
+    }])
+    timings["note"] = time.monotonic() - t0
+    result.summary = _summary(itemset, transcript, result, session_start, start_source, mode)
+    _progress(options, "note", 1.0, 1.0)
+    return result
+
+
+def write_note_files(out_dir: Path, itemset: ItemSet, template, *, transcript, consent, provenance,
+                     result: NoteResult, reviewed: bool = False, stem: str = "note") -> dict:
+    from voicenotes.note.build import build_note
+    from voicenotes.note.render import render_json, render_markdown
+
+    note = build_note(itemset, template, transcript=transcript, consent=consent,
+                      provenance=provenance, reviewed=reviewed)
+    result.paths[f"{stem}.md"] = atomic_write_text(out_dir / f"{stem}.md", render_markdown(note))
+    result.paths[f"{stem}.json"] = atomic_write_text(out_dir / f"{stem}.json", render_json(note))
+    result.summary["note"] = note
+    return note
+
+
+def write_review_page(out_dir: Path, itemset: ItemSet, transcript: Transcript | None, *,
+                      audio_name: str | None, items_sha256: str, title: str, generated_at: str,
+                      result: NoteResult) -> Path:
+    from voicenotes.note.review import page_data, render_review_html
+
+    data = page_data(itemset, transcript, audio_name=audio_name, items_sha256=items_sha256,
+                     title=title, generated_at=generated_at)
+    path = atomic_write_text(out_dir / "review.html", render_review_html(data))
+    result.paths["review.html"] = path
+    return path
+
+
+def _write_ics(out_dir: Path, itemset: ItemSet, salt: str, generated_at: str) -> Path | None:
+    from voicenotes.note.ics import render_ics
+
+    data = render_ics(itemset.items, uid_salt=salt,
+                      generated_at=datetime.fromisoformat(generated_at))
+    path = out_dir / "followups.ics"
+    if data is None:
+        if path.is_file():  # a stale calendar from an earlier run would be wrong now
+            path.unlink()
+        return None
+    return atomic_write_bytes(path, data)
+
+
+def _summary(itemset: ItemSet, transcript: Transcript | None, result: NoteResult,
+             session_start: str | None, start_source: str, mode: str) -> dict[str, Any]:
+    note = result.summary.get("note") or {}
+    items = itemset.items
+    return {
+        "mode": mode,
+        "session_start": session_start,
+        "session_start_source": start_source,
+        "items": len(items),
+        "risk_items": sum(1 for i in items if i.type in RISK_TYPES),
+        "by_type": (note.get("counts") or {}).get("by_type", {}),
+        "not_assessed": [t["topic"] for t in note.get("header", {}).get("not_assessed", [])],
+        "verify_audio": len(note.get("header", {}).get("verify_audio", [])),
+        "transcript_flags": list(transcript.flags) if transcript else [],
+        "followup_events": 0 if "followups.ics" not in result.paths else sum(
+            1 for i in items if i.type == "FOLLOW_UP" and i.value.get("when")),
+        "unresolved_followups": sum(1 for i in items if i.type == "FOLLOW_UP" and not i.value.get("when")),
+        "duration_s": transcript.audio.duration_s if transcript else None,
+        "note": note,
+    }
+
+
+# --------------------------------------------------------------------------- --from-review
+
+
+def find_session_dir(reviewed: Path, out_dir: Path | None, input_path: Path | None) -> Path:
+    for cand in (out_dir, input_path if input_path and input_path.is_dir() else None,
+                 input_path.parent if input_path and input_path.is_file() else None,
+                 reviewed.parent):
+        if cand is not None and (Path(cand) / "items.json").is_file():
+            return Path(cand)
+    raise InputError("Could not find the session folder (with items.json) for this review.",
+                     hint="Say which one: voicenotes note --from-review FILE --out SESSION-FOLDER")
+
+
+def finalize_review(reviewed_path: Path, session_dir: Path, *, template: str | None = None) -> NoteResult:
+    """Render the final note from a clinician's reviewed items and append the audit log."""
+    from voicenotes.note.review import append_audit, load_reviewed, review_events
+    from voicenotes.note.templates import load_template
+
+    reviewed_path = Path(reviewed_path)
+    session_dir = _check_out_dir(session_dir)
+    session_items = ItemSet.from_dict(_load_json(session_dir / "items.json"))
+    itemset = load_reviewed(reviewed_path, session_items)
+    draft = _read_json_quiet(session_dir / "note.json") or {}
+    tpl = load_template(template or draft.get("template") or "crisis")
+    transcript = _transcript_beside(session_dir, session_items)
+    prov = dict(draft.get("provenance") or {})
+    prov.update({"reviewed_file_sha256": sha256_file(reviewed_path), "generated_at": _now(),
+                 "template": tpl.name, "voicenotes_version": __version__})
+    consent = (draft.get("header") or {}).get("consent_record") or load_consent_record(session_dir)
+    result = NoteResult(out_dir=session_dir, input_kind="review")
+    reviewed_bytes = (json.dumps(itemset.to_dict(), indent=2, ensure_ascii=False) + "\n").encode()
+    result.paths["items.reviewed.json"] = atomic_write_bytes(session_dir / "items.reviewed.json",
+                                                             reviewed_bytes)
+    note = write_note_files(session_dir, itemset, tpl, transcript=transcript, consent=consent,
+                            provenance=prov, result=result, reviewed=True, stem="note.reviewed")
+    events = review_events(itemset, reviewed_file_sha256=prov["reviewed_file_sha256"])
+    events.append({"event": "final_note", "template": tpl.name,
+                   "note_sha256": sha256_file(result.paths["note.reviewed.md"]),
+                   "note_json_sha256": sha256_file(result.paths["note.reviewed.json"]),
+                   "items_reviewed_sha256": sha256_bytes(reviewed_bytes),
+                   "counts": note["counts"]})
+    result.paths["audit.jsonl"] = append_audit(session_dir, events)
+    decisions: dict[str, int] = {}
+    for it in itemset.items:
+        k = (it.review or {}).get("status") or "unreviewed"
+        decisions[k] = decisions.get(k, 0) + 1
+    result.summary = {"decisions": decisions, "note": note}
+    return result
