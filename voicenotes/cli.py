@@ -15,6 +15,11 @@ import sys
 import typer
 from typer.core import TyperGroup
 
+try:  # typer >= 0.2x vendors Click; older typer uses the click package
+    from typer._click.exceptions import ClickException as _ClickException
+except ImportError:  # pragma: no cover
+    from click import ClickException as _ClickException
+
 from voicenotes import __version__
 from voicenotes.errors import Interrupted, VoicenotesError
 
@@ -29,8 +34,8 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("Stopped. Work that had finished is kept.", err=True)
             raise typer.Exit(Interrupted.exit_code) from None
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
+        except (typer.Exit, typer.Abort, SystemExit, _ClickException):
+            raise  # Click's own usage errors (bad option values) print usage and exit 2
         except Exception as exc:  # noqa: BLE001 - the last line of defence, see module doc
             if os.environ.get("VOICENOTES_DEBUG") == "1":
                 raise
