@@ -243,7 +243,7 @@ def _remember(records: dict[Path, str]) -> None:
     """Record full-hash results; best effort (a read-only store only costs re-hashing)."""
     if not records:
         return
-    cache = _read_cache()
+    cache = {k: v for k, v in _read_cache().items() if os.path.exists(k)}  # drop stale records
     for path, digest in records.items():
         try:
             cache[str(path.resolve())] = {"stamp": _stamp(path.stat()), "sha256": digest}
