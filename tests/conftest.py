@@ -39,3 +39,14 @@ def isolated_home(tmp_path, monkeypatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def tiny_transcriber():
+    """One loaded tiny.en :class:`voicenotes.transcribe.Transcriber` shared by every test that
+    needs real Whisper (default decoding settings otherwise: batched 8, beam 5, VAD 2000 ms)."""
+    from voicenotes.transcribe import TranscribeOptions, Transcriber
+
+    transcriber = Transcriber(TranscribeOptions(model="tiny.en"))
+    transcriber.load()
+    return transcriber

