@@ -185,7 +185,18 @@ def _walk_folder(root: Path, skip: Sequence[Path]) -> list[Path]:
             dirnames[:] = []
             continue
         visited.add(key)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = _real(Path(dirpath))
+        keep = []
+        for d in sorted(dirnames):
+            if d.startswith("."):
+                continue
+            sub = Path(dirpath) / d
+            if os.path.islink(sub):
+                target = _real(sub)
+                if target == here or target in here.parents:
+                    continue  # a link back up the tree: a loop, not more recordings
+            keep.append(d)
+        dirnames[:] = keep
         for name in filenames:
             if name.startswith(".") or name.startswith(_TMP_PREFIX):
                 continue
@@ -474,17 +485,11 @@ def probe(path: str | os.PathLike, *, check_channels_s: float | None = CHANNEL_C
         cc = stream.codec_context
         rate = int(stream.sample_rate or cc.sample_rate or 0)
         channels = int(getattr(stream, "channels", 0) or cc.channels or 0)
-        codec = cc.name
+        codec = getattr(cc.codec, "canonical_name", None) or cc.name  # "mp3", not "mp3float"
         if wav is None and rate and not MIN_RATE <= rate <= MAX_RATE:
             raise AudioError(f"{_name(path)} has a damaged header: it claims a sample rate of "
                              f"{rate} Hz.", hint="Export or convert the recording again.")
-        container_s: float | None = None
-        if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
-            container_s = float(stream.duration * stream.time_base)
-        elif container.duration is not None and container.duration > 0:
-            import av
-
-            container_s = container.duration / av.time_base
+        container_s = _stream_duration(container, stream)
         _first_frame_check(path, container, stream)
     finally:
         container.close()
@@ -510,6 +515,29 @@ def probe(path: str | os.PathLike, *, check_channels_s: float | None = CHANNEL_C
         check = check_channels(path, max_s=check_channels_s)
         info = _with(info, channels_cancel=check.cancel, downmix_ratio=check.ratio)
     return info
+
+
+def _stream_duration(container, stream) -> float | None:
+    """Seconds of the *audio* stream the container claims, or None when it does not say.
+
+    The stream's own duration first, then a Matroska/WebM per-track ``DURATION`` tag; the
+    container's overall duration only when there is no other stream (with video it measures
+    the picture, which may run longer than the sound).
+    """
+    import av
+
+    if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
+        return float(stream.duration * stream.time_base)
+    for key, value in (stream.metadata or {}).items():
+        if key.upper() == "DURATION":
+            try:
+                h, m, sec = str(value).split(":")
+                return int(h) * 3600 + int(m) * 60 + float(sec)
+            except ValueError:
+                break
+    if container.duration and container.duration > 0 and len(container.streams) == 1:
+        return container.duration / av.time_base
+    return None
 
 
 def _first_frame_check(path: Path, container, stream) -> None:
