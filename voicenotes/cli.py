@@ -36,6 +36,11 @@ class _Group(TyperGroup):
             raise typer.Exit(Interrupted.exit_code) from None
         except (typer.Exit, typer.Abort, SystemExit, _ClickException):
             raise  # Click's own usage errors (bad option values) print usage and exit 2
+        except BrokenPipeError:
+            # output piped into e.g. `head`, which closed early: end quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence, see module doc
             if os.environ.get("VOICENOTES_DEBUG") == "1":
                 raise
