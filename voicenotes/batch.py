@@ -59,7 +59,7 @@ JOURNAL_NAME = "batch-journal.sqlite"
 LOCK_NAME = ".batch.lock"
 REPORT_CSV = "report.csv"
 REPORT_HTML = "report.html"
-REQUIRED_OUTPUTS = ("transcript.json", "items.json", "note.json", "note.md")
+REQUIRED_OUTPUTS = ("transcript.json", "items.json", "note.json", "note.md", "review.html")
 JSON_OUTPUTS = ("transcript.json", "items.json", "note.json")
 
 AUDIO_EXTENSIONS = frozenset(
@@ -83,6 +83,7 @@ class BatchOptions:
     retry_failed: bool = False
     include_quotes: bool = False
     preset: str | None = None
+    copy_audio: bool = False      # False: review pages play the original file (relative link)
     progress: bool | None = None  # None: only when stderr is a terminal
     cores: int | None = None      # None: the CPUs this process may use
 
@@ -284,8 +285,11 @@ class Journal:
     def jobs(self) -> list[sqlite3.Row]:
         return self._exec("SELECT * FROM jobs").fetchall()
 
-    def out_names(self) -> set[str]:
-        return {r[0] for r in self._exec("SELECT out_name FROM jobs")}
+    def out_name_owners(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self._exec("SELECT out_name, sha256 FROM jobs")}
+
+    def delete_job(self, sha: str) -> None:
+        self._exec("DELETE FROM jobs WHERE sha256=?", (sha,))
 
     def add_job(self, sha: str, rel: str, out_name: str) -> None:
         self._exec("INSERT INTO jobs(sha256, rel_path, out_name, state) VALUES(?,?,?,'pending')",
@@ -420,7 +424,10 @@ def _classify(exc: BaseException) -> dict[str, Any]:
         message = "The file could not be processed (unexpected problem in the decoder or model)."
     if disk_full:
         message = "The disk is full: the outputs for this recording could not be written."
-    fatal = isinstance(exc, (ModelError, DependencyError))
+    fatal = isinstance(exc, (ModelError, DependencyError, ImportError))
+    if isinstance(exc, ImportError):
+        message = (f"A part of voicenotes could not be loaded ({type(exc).__name__}), so no "
+                   "recording can be processed.")
     return {"error_class": "DiskFull" if disk_full else type(exc).__name__,
             "message": message[:500], "disk_full": disk_full, "fatal": fatal,
             "exit_code": getattr(exc, "exit_code", 1)}
@@ -482,10 +489,7 @@ def _make_runner(cfg: dict[str, Any], progress: Callable[[float, float], None]):
     """Build the per-file job: ``voicenotes.pipeline.run_note`` with one Transcriber per worker."""
     from voicenotes import transcribe
 
-    try:
-        from voicenotes import pipeline
-    except ImportError:  # DEV ONLY until voicenotes.pipeline lands
-        pipeline = None
+    from voicenotes import pipeline
 
     topts = _build_options(transcribe.TranscribeOptions, {
         "model": cfg.get("model"), "preset": cfg.get("preset"), "cpu_threads": cfg.get("threads"),
@@ -496,29 +500,13 @@ def _make_runner(cfg: dict[str, Any], progress: Callable[[float, float], None]):
     nopts_wanted = {
         "template": cfg.get("template"), "mode": cfg.get("mode"), "model": cfg.get("model"),
         "preset": cfg.get("preset"), "cpu_threads": cfg.get("threads"),
-        "transcribe_options": topts, "transcribe": topts,
+        "transcribe": topts, "copy_audio": bool(cfg.get("copy_audio")),
     }
-    if pipeline is None:
-        return _dev_runner(transcriber)
     nopts = _build_options(pipeline.NoteOptions, nopts_wanted)
 
     def run(input_path: Path, tmp_dir: Path) -> dict[str, Any]:
         result = pipeline.run_note(input_path, tmp_dir, nopts, transcriber=transcriber)
         return {"transcriptions": transcriber.calls, "result_type": type(result).__name__}
-
-    return run
-
-
-def _dev_runner(transcriber):  # DEV ONLY: removed once voicenotes.pipeline lands
-    from voicenotes.fsio import atomic_write_json, atomic_write_text
-
-    def run(input_path: Path, tmp_dir: Path) -> dict[str, Any]:
-        t = transcriber.transcribe(input_path)
-        atomic_write_json(tmp_dir / "transcript.json", t.to_dict())
-        atomic_write_json(tmp_dir / "items.json", {"items": []})
-        atomic_write_json(tmp_dir / "note.json", {})
-        atomic_write_text(tmp_dir / "note.md", "DRAFT\n")
-        return {"transcriptions": transcriber.calls}
 
     return run
 
@@ -602,14 +590,15 @@ def sweep_tmp(out_dir: Path) -> int:
     return n
 
 
-def _choose_out_name(rel: Path, sha: str, taken: set[str], source_dirs: set[str]) -> str:
+def _choose_out_name(rel: Path, sha: str, is_free: Callable[[str], bool],
+                     source_dirs: set[str]) -> str:
     parent = rel.parent.as_posix()
     prefix = "" if parent == "." else parent + "/"
     candidates = [prefix + rel.stem, prefix + rel.name.replace(".", "_"),
                   prefix + f"{rel.stem}-{sha[:8]}"]
     for c in candidates:
-        if c not in taken and c not in source_dirs and not Path(c).name.startswith(".") \
-                and c not in (REPORT_CSV, REPORT_HTML, JOURNAL_NAME):
+        if c not in source_dirs and not Path(c).name.startswith(".") \
+                and c not in (REPORT_CSV, REPORT_HTML, JOURNAL_NAME) and is_free(c):
             return c
     return prefix + f"recording-{sha[:16]}"
 
@@ -710,7 +699,8 @@ class BatchRunner:
     # ---------------------------------------------------------------- setup
     def _settings(self, threads: int) -> dict[str, Any]:
         return {"model": self.opts.model, "mode": self.opts.mode, "template": self.opts.template,
-                "preset": self.opts.preset, "threads": threads, "jobs": self.opts.jobs}
+                "preset": self.opts.preset, "threads": threads, "jobs": self.opts.jobs,
+                "copy_audio": self.opts.copy_audio}
 
     def run(self) -> BatchSummary:
         t_start = time.monotonic()
@@ -783,7 +773,21 @@ class BatchRunner:
         s.unique = len(first_of)
         self._inputs_for_report = rows
 
-        taken = journal.out_names()
+        owners = journal.out_name_owners()
+        current = set(first_of)
+
+        def is_free(name: str) -> bool:
+            owner = owners.get(name)
+            if owner is None:
+                return True
+            if owner not in current:
+                # The content that had this name is gone from the folder (the file was edited or
+                # replaced): the new content takes the name; its old outputs get replaced.
+                journal.delete_job(owner)
+                del owners[name]
+                return True
+            return False
+
         source_dirs = set()
         for rel, *_ in rows:
             parts = Path(rel).parts[:-1]
@@ -793,8 +797,8 @@ class BatchRunner:
         for sha, (rel, path) in first_of.items():
             row = journal.job(sha)
             if row is None:
-                out_name = _choose_out_name(Path(rel), sha, taken, source_dirs)
-                taken.add(out_name)
+                out_name = _choose_out_name(Path(rel), sha, is_free, source_dirs)
+                owners[out_name] = sha
                 journal.add_job(sha, rel, out_name)
                 row = journal.job(sha)
             elif row["rel_path"] != rel:
@@ -995,9 +999,12 @@ class BatchRunner:
         s = self.summary
         if s.stopped_reason is None:
             s.stopped_reason = "fatal:" + data["error_class"]
-            cls = {"ModelError": ModelError, "DependencyError": DependencyError}.get(
+            cls = {"ModelError": ModelError, "DependencyError": DependencyError,
+                   "ImportError": DependencyError, "ModuleNotFoundError": DependencyError}.get(
                 data["error_class"], VoicenotesError)
-            self._fatal_error = cls(data["message"])
+            hint = ("Reinstall voicenotes (scripts/demo sets everything up)."
+                    if cls is DependencyError else None)
+            self._fatal_error = cls(data["message"], hint=hint)
 
     def _finish(self, journal: Journal, job: _Job, info: dict) -> None:
         s = self.summary

@@ -347,8 +347,9 @@ _JS = """
       th.setAttribute('aria-sort',dir);
       var rows=Array.prototype.slice.call(body.rows);
       rows.forEach(function(r,i){r._i=i;});
-      rows.sort(function(r1,r2){var c=cmp(key(r1.cells[col]),key(r2.cells[col]));
-        if(dir==='descending')c=-c; return c||r1._i-r2._i;});
+      rows.sort(function(r1,r2){var a=key(r1.cells[col]),b=key(r2.cells[col]);
+        if(a===''&&b!=='')return 1; if(b===''&&a!=='')return -1;  /* blanks stay last */
+        var c=cmp(a,b); if(dir==='descending')c=-c; return c||r1._i-r2._i;});
       rows.forEach(function(r){body.appendChild(r);});
     });
   });

@@ -146,6 +146,9 @@ def batch(
     preset: Optional[str] = typer.Option(None, "--preset", help="default, fast or low-memory."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Also re-run recordings that "
                                       "failed in an earlier run."),
+    copy_audio: bool = typer.Option(False, "--copy-audio", help="Copy each recording into its "
+                                    "note folder (by default the review page plays the original "
+                                    "file, which must then stay where it is)."),
     include_quotes: bool = typer.Option(False, "--include-quotes", help="Put the risk quotes "
                                         "(session words) into the report. Off by default."),
 ) -> None:
@@ -159,7 +162,8 @@ def batch(
         raise UsageError(f"Unknown mode '{mode}'.", hint="Use --mode dictation or --mode session.")
     display = _Display(sys.stderr.isatty())
     opts = BatchOptions(out_dir=out, template=template, jobs=jobs, model=model, mode=mode,
-                        retry_failed=retry_failed, include_quotes=include_quotes, preset=preset)
+                        retry_failed=retry_failed, include_quotes=include_quotes, preset=preset,
+                        copy_audio=copy_audio)
     from voicenotes.batch import BatchRunner
 
     runner = BatchRunner(folder, opts, on_event=display)

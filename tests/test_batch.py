@@ -1,0 +1,348 @@
+"""Batch runs on real files with the real pipeline (tiny.en): resume, duplicates, kills, disk full.
+
+Clips are 2-3 s pieces cut with sox from the shared speech clips, so each transcription is short;
+bad inputs are made on the spot (empty, text renamed .wav, a truncated WAV).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from voicenotes.batch import JOURNAL_NAME, REQUIRED_OUTPUTS, discover
+
+MODEL = "tiny.en"
+REPO = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _sox(src: Path, dst: Path, start: float, dur: float) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["sox", str(src), "-r", "16000", "-c", "1", str(dst), "trim", str(start),
+                    str(dur)], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def clips(speech_refs, shared_dir) -> list[Path]:
+    """Shared clips long enough to cut 3 s from."""
+    out = [shared_dir / "data" / "speech" / r["file"] for r in speech_refs
+           if float(r["duration_s"]) >= 4.0 and r["corpus"].startswith(("ljspeech", "libri"))]
+    assert len(out) >= 10
+    return out
+
+
+def make_corpus(folder: Path, clips: list[Path], n_good: int, *, bad: bool = True) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    good = []
+    for i in range(n_good):
+        sub = f"week{i % 3}" if i % 2 else ""
+        ext = ".flac" if i % 4 == 1 else ".wav"
+        dst = folder / sub / f"session-{i:02d}{ext}"
+        _sox(clips[i % len(clips)], dst, 0.3 + 0.1 * (i // len(clips)), 2.0 + (i % 3) * 0.5)
+        good.append(dst)
+    bads = []
+    if bad:
+        (folder / "empty.wav").write_bytes(b"")
+        (folder / "notes-renamed.wav").write_text("this is a text file, not audio\n")
+        full = folder / "full.wav"
+        _sox(clips[0], full, 0.0, 3.0)
+        data = full.read_bytes()
+        (folder / "truncated.wav").write_bytes(data[: len(data) // 3])
+        full.unlink()
+        bads = [folder / "empty.wav", folder / "notes-renamed.wav", folder / "truncated.wav"]
+    return {"good": good, "bad": bads}
+
+
+def run_cli(*args, timeout=300, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "voicenotes", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO, **kw)
+
+
+def journal(out: Path) -> tuple[list[dict], list[dict]]:
+    db = sqlite3.connect(f"file:{out / JOURNAL_NAME}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        jobs = [dict(r) for r in db.execute("SELECT * FROM jobs ORDER BY rel_path")]
+        files = [dict(r) for r in db.execute("SELECT * FROM files ORDER BY rel_path")]
+    finally:
+        db.close()
+    return jobs, files
+
+
+def assert_consistent(out: Path) -> list[dict]:
+    """Zero torn outputs, zero temp leftovers; every job done/partial/failed with a folder iff
+    it succeeded; returns the jobs."""
+    leftovers = [p for p in out.rglob("*") if p.name.startswith(".tmp-")]
+    assert leftovers == []
+    for p in out.rglob("*.json"):
+        json.loads(p.read_text(encoding="utf-8"))  # every JSON parses
+    jobs, _ = journal(out)
+    for j in jobs:
+        folder = out / j["out_name"]
+        if j["state"] in ("done", "partial"):
+            for name in REQUIRED_OUTPUTS:
+                assert (folder / name).is_file(), (j["rel_path"], name)
+            recorded = json.loads(j["outputs"])
+            assert set(REQUIRED_OUTPUTS) <= set(recorded)
+            from voicenotes.fsio import sha256_file
+
+            for name, digest in recorded.items():
+                assert sha256_file(folder / name) == digest, (j["rel_path"], name)
+        else:
+            assert j["state"] == "failed", j
+            assert j["error_class"] and j["error_message"]
+            assert not (folder / "transcript.json").exists()
+    return jobs
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def test_discover_is_sorted_and_skips_fifos_temp_files_and_outputs(tmp_path):
+    src = tmp_path / "archive"
+    for rel in ["z.wav", "b/2.mp3", "b/10.flac", "a.m4a", "B.ogg", "notes.txt"]:
+        p = src / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+    os.mkfifo(src / "pipe.wav")  # opening it would hang forever
+    (src / ".tmp-half.wav").write_bytes(b"x")
+    out = src / "notes-out"  # the tool's own output folder inside the input folder
+    (out / "z").mkdir(parents=True)
+    (out / "z" / "echo.wav").write_bytes(b"x")
+    found = [p.relative_to(src).as_posix() for p in discover(src, out)]
+    assert found == sorted(found, key=lambda r: Path(r).parts)
+    assert set(found) == {"z.wav", "b/2.mp3", "b/10.flac", "a.m4a", "B.ogg"}
+    # deterministic: the same answer again, whatever the creation order
+    assert [p.relative_to(src).as_posix() for p in discover(src, out)] == found
+
+
+def test_bad_arguments_give_one_line_and_exit_code(tmp_path):
+    r = run_cli("batch", tmp_path / "nope", "--out", tmp_path / "o")
+    assert r.returncode == 3 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "empty").mkdir()
+    r = run_cli("batch", tmp_path / "empty", "--out", tmp_path / "o")
+    assert r.returncode == 3 and "No audio or video files" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = run_cli("batch", tmp_path / "empty", "--out", tmp_path / "o", "--jobs", "0")
+    assert r.returncode == 2
+
+
+# --------------------------------------------------------------------------- resume, duplicates
+
+
+@pytest.mark.model
+def test_duplicates_once_resume_by_hash_not_by_output(tmp_path, clips):
+    src, out = tmp_path / "in", tmp_path / "out"
+    _sox(clips[0], src / "a.wav", 0.2, 2.5)
+    _sox(clips[1], src / "sub" / "b.flac", 0.2, 2.0)
+    (src / "sub" / "a-copy.wav").write_bytes((src / "a.wav").read_bytes())
+    # A folder already at b's final place (e.g. copied from elsewhere, or torn) must not count.
+    fake = out / "sub" / "b"
+    fake.mkdir(parents=True)
+    (fake / "transcript.json").write_text("{\"torn\": ")
+    r = run_cli("batch", src, "--out", out, "--model", MODEL)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    jobs = assert_consistent(out)
+    assert sorted(j["rel_path"] for j in jobs) == ["a.wav", "sub/b.flac"]
+    assert all(j["state"] == "done" and j["attempts"] == 1 for j in jobs)
+    _, files = journal(out)
+    dup = {f["rel_path"]: f["duplicate_of"] for f in files}
+    assert dup == {"a.wav": None, "sub/a-copy.wav": "a.wav", "sub/b.flac": None}
+    tb = json.loads((out / "sub" / "b" / "transcript.json").read_text())
+    from voicenotes.fsio import sha256_file
+
+    assert tb["audio"]["sha256"] == sha256_file(src / "sub" / "b.flac")  # the fake was replaced
+    report = (out / "report.csv").read_text()
+    assert "sub/a-copy.wav,duplicate" in report
+    # the report holds no transcript words
+    words = {w.strip(".,").lower() for s in tb["segments"] for w in s["text"].split()}
+    ta = json.loads((out / "a" / "transcript.json").read_text())
+    words |= {w.strip(".,").lower() for s in ta["segments"] for w in s["text"].split()}
+    html = (out / "report.html").read_text().lower()
+    leaked = {w for w in words if len(w) >= 6 and (w in report.lower() or w in html)}
+    assert not leaked
+
+    # Same command again: nothing is transcribed again.
+    r = run_cli("batch", src, "--out", out, "--model", MODEL)
+    assert r.returncode == 0, r.stderr
+    assert [j["attempts"] for j in journal(out)[0]] == [1, 1]
+    assert "skipped" in r.stdout
+
+    # Renamed file with the same content: still done (keyed by content, not by name).
+    (src / "a.wav").rename(src / "renamed.wav")
+    r = run_cli("batch", src, "--out", out, "--model", MODEL)
+    assert r.returncode == 0, r.stderr
+    jobs = journal(out)[0]
+    assert sorted(j["rel_path"] for j in jobs) == ["sub/a-copy.wav", "sub/b.flac"] or \
+        sorted(j["rel_path"] for j in jobs) == ["renamed.wav", "sub/b.flac"]
+    assert sum(j["attempts"] for j in jobs) == 2
+
+    # Changed content under the same name: processed again, into the same folder.
+    _sox(clips[2], src / "sub" / "b.flac", 0.2, 2.0)
+    r = run_cli("batch", src, "--out", out, "--model", MODEL)
+    assert r.returncode == 0, r.stderr
+    jobs = assert_consistent(out)
+    b = [j for j in jobs if j["rel_path"] == "sub/b.flac"]
+    assert len(b) == 1 and b[0]["out_name"] == "sub/b" and b[0]["attempts"] == 1
+    tb2 = json.loads((out / "sub" / "b" / "transcript.json").read_text())
+    assert tb2["audio"]["sha256"] == sha256_file(src / "sub" / "b.flac") != tb["audio"]["sha256"]
+
+
+# --------------------------------------------------------------------------- kill -9
+
+
+@pytest.mark.model
+def test_kill_nine_at_random_moments_then_resume(tmp_path, clips):
+    src, out = tmp_path / "in", tmp_path / "out"
+    corpus = make_corpus(src, clips, 20)
+    n_inputs = len(corpus["good"]) + len(corpus["bad"])
+    assert n_inputs >= 23
+    rng = random.Random(6)
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "voicenotes", "batch", str(src), "--out", str(out),
+           "--model", MODEL, "--jobs", "1"]
+    kills = 0
+    for _ in range(3):
+        before = _finished(out)
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        # wait until this run has started transcribing, then kill at a random moment
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _running_or_more(out, before):
+                break
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 2.0))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait(30)
+    assert kills >= 2
+    r = run_cli("batch", src, "--out", out, "--model", MODEL)
+    assert r.returncode == 3, r.stderr  # the bad files failed; the rest is done
+    assert "Traceback" not in r.stderr
+    jobs = assert_consistent(out)
+    states = {j["rel_path"]: j["state"] for j in jobs}
+    assert len(states) == n_inputs
+    assert {states[p.relative_to(src).as_posix()] for p in corpus["good"]} == {"done"}
+    assert states["empty.wav"] == "failed" and states["notes-renamed.wav"] == "failed"
+    assert states["truncated.wav"] in ("partial", "failed")
+    transcriptions = sum(j["attempts"] for j in jobs)
+    assert transcriptions <= n_inputs + kills
+    folders = {j["out_name"] for j in jobs if j["state"] in ("done", "partial")}
+    made = {p.parent.relative_to(out).as_posix() for p in out.rglob("transcript.json")}
+    assert made == folders  # exactly one output folder per finished input, nothing else
+
+
+def _finished(out: Path) -> int:
+    try:
+        jobs, _ = journal(out)
+    except sqlite3.Error:
+        return 0
+    return sum(1 for j in jobs if j["state"] in ("done", "partial", "failed"))
+
+
+def _running_or_more(out: Path, before: int) -> bool:
+    try:
+        jobs, _ = journal(out)
+    except sqlite3.Error:
+        return False
+    return any(j["state"] == "running" for j in jobs) or \
+        sum(1 for j in jobs if j["state"] in ("done", "partial", "failed")) > before
+
+
+# --------------------------------------------------------------------------- disk full
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k,mode=0700", "tmpfs", str(mnt)],
+                       capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here; test_disk_full_injected covers ENOSPC")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+@pytest.mark.model
+def test_disk_full_marks_the_file_failed_and_stops_cleanly(tmp_path, clips, small_disk):
+    src = tmp_path / "in"
+    _sox(clips[3], src / "one.wav", 0.2, 2.0)
+    _sox(clips[4], src / "two.wav", 0.2, 2.0)
+    # Fill the small disk so the journal fits but a recording's outputs do not.
+    out = small_disk / "out"
+    out.mkdir()
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * (48 * 1024))
+    r = run_cli("batch", src, "--out", out, "--model", MODEL)
+    assert r.returncode == 7, (r.returncode, r.stderr)
+    assert "disk" in r.stderr.lower() and "full" in r.stderr.lower()
+    assert "Traceback" not in r.stderr
+    jobs = assert_consistent(out)
+    by = {j["rel_path"]: j for j in jobs}
+    assert by["one.wav"]["state"] == "failed" and by["one.wav"]["error_class"] == "DiskFull"
+    assert by["two.wav"]["state"] == "pending"  # stopped: the next file would fail too
+    assert not (out / "one").exists() and not (out / "two").exists()
+
+    # Space freed: the same command finishes the job; the disk-full failure is retried itself.
+    filler.unlink()
+    subprocess.run(["mount", "-o", "remount,size=4m", str(small_disk)], check=True)
+    r = run_cli("batch", src, "--out", out, "--model", MODEL)
+    assert r.returncode == 0, r.stderr
+    jobs = assert_consistent(out)
+    assert {j["state"] for j in jobs} == {"done"}
+
+
+@pytest.mark.model
+def test_disk_full_injected(tmp_path, clips):
+    """Where no tmpfs can be mounted: ENOSPC injected at the write layer (os.replace of the
+    items file, in every process of the run, through a sitecustomize on PYTHONPATH)."""
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(tmp_path)],
+                       capture_output=True)
+    if r.returncode == 0 and os.environ.get("VOICENOTES_FORCE_INJECTED") != "1":
+        subprocess.run(["umount", "-l", str(tmp_path)], capture_output=True)
+        pytest.skip("a real tmpfs is used by test_disk_full_marks_the_file_failed_and_stops_cleanly")
+    if r.returncode == 0:
+        subprocess.run(["umount", "-l", str(tmp_path)], capture_output=True)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import errno, os\n"
+        "_replace = os.replace\n"
+        "def _full(src, dst, *a, **k):\n"
+        "    if os.fspath(dst).endswith('items.json'):\n"
+        "        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
+        "    return _replace(src, dst, *a, **k)\n"
+        "os.replace = _full\n")
+    src, out = tmp_path / "in", tmp_path / "out"
+    _sox(clips[3], src / "one.wav", 0.2, 2.0)
+    _sox(clips[4], src / "two.wav", 0.2, 2.0)
+    env = dict(os.environ, HF_HUB_OFFLINE="1",
+               PYTHONPATH=os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]))
+    r = subprocess.run([sys.executable, "-m", "voicenotes", "batch", str(src), "--out", str(out),
+                        "--model", MODEL], capture_output=True, text=True, env=env, cwd=REPO,
+                       timeout=300)
+    assert r.returncode == 7, (r.returncode, r.stderr)
+    assert "full" in r.stderr.lower() and "Traceback" not in r.stderr
+    jobs = assert_consistent(out)
+    by = {j["rel_path"]: j for j in jobs}
+    assert by["one.wav"]["state"] == "failed" and by["one.wav"]["error_class"] == "DiskFull"
+    assert by["two.wav"]["state"] == "pending"
+    assert not (out / "one").exists()
