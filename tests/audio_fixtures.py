@@ -128,6 +128,19 @@ def video_without_audio(dst: Path, seconds: float = 3.0) -> Path:
     return Path(dst)
 
 
+def joined_mp3(src: Path, dst: Path) -> Path:
+    """Two MP3s glued with ``cat`` (44.1 kHz mono, then 22.05 kHz stereo): the format changes
+    mid-stream, as when recordings are concatenated by hand."""
+    a = Path(dst).with_name(Path(dst).stem + ".a.mp3")
+    b = Path(dst).with_name(Path(dst).stem + ".b.mp3")
+    ffmpeg("-i", src, "-ar", "44100", "-ac", "1", "-c:a", "libmp3lame", a)
+    ffmpeg("-i", src, "-ar", "22050", "-ac", "2", "-c:a", "libmp3lame", b)
+    Path(dst).write_bytes(a.read_bytes() + b.read_bytes())
+    a.unlink()
+    b.unlink()
+    return Path(dst)
+
+
 def long_noise_file(dst: Path, seconds: int, *, rate: int = 16000) -> Path:
     """A long WAV of low-level noise with a tone burst every 60 s (2 h = 230 MB at 16 kHz).
 

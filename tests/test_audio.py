@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio_fixtures import (EXPECTED, long_noise_file, make_corpus, missing_tools, pcm_of,
-                            wav_duration, write_wav_bytes)
+from audio_fixtures import (EXPECTED, joined_mp3, long_noise_file, make_corpus, missing_tools,
+                            pcm_of, wav_duration, write_wav_bytes)
 from voicenotes.audio import (AUDIO_EXTENSIONS, check_channels, decode_channels, find_inputs,
                               finish_check, iter_audio, probe)
 from voicenotes.errors import AudioError
@@ -218,6 +218,20 @@ def test_wav_with_trailing_chunk_is_not_repaired(tmp_path, corpus):
     audio, stream, done = decode(f)
     assert not stream.header_repaired and not done.partial
     assert len(audio) == len(pcm) // 2
+
+
+def test_format_change_mid_stream_reads_both_parts(tmp_path, corpus, speech_s):
+    """Glued recordings (rate and channels change): every part is read; faster-whisper's own
+    decoder stops silently after the first part."""
+    from faster_whisper.audio import decode_audio
+
+    joined = joined_mp3(corpus["speech.wav"], tmp_path / "joined.mp3")
+    audio, stream, done = decode(joined)
+    assert stream.decoded_s == pytest.approx(2 * speech_s, abs=0.3)
+    assert len(decode_audio(str(joined))) / 16000 == pytest.approx(speech_s, abs=0.3)
+    assert not done.partial or "damaged part" in done.partial_reason
+    both = decode_channels(joined)
+    assert both.shape == (1, len(audio))  # per-channel keeps the first layout throughout
 
 
 # --------------------------------------------------------------------------- clean

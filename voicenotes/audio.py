@@ -642,13 +642,17 @@ class AudioStream:
             pending: list[np.ndarray] = []
             pending_n = 0
 
+            out_layout = None if self.per_channel else "mono"
+
             def resampled(frame):
-                nonlocal resampler
+                nonlocal resampler, out_layout
                 if resampler is None:
+                    if out_layout is None and frame is not None:
+                        # per channel: keep the first layout even if the stream changes later
+                        out_layout = frame.layout.name
                     resampler = av.audio.resampler.AudioResampler(
                         format="s16p" if self.per_channel else "s16",
-                        layout=None if self.per_channel else "mono",
-                        rate=self.sample_rate)
+                        layout=out_layout, rate=self.sample_rate)
                 for out in resampler.resample(frame):
                     arr = out.to_ndarray()
                     if not self.per_channel:
