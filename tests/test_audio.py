@@ -234,6 +234,34 @@ def test_format_change_mid_stream_reads_both_parts(tmp_path, corpus, speech_s):
     assert both.shape == (1, len(audio))  # per-channel keeps the first layout throughout
 
 
+def test_short_junk_tail_is_ignored_long_tail_is_read(tmp_path, corpus):
+    pcm, rate, ch = pcm_of(corpus["speech.wav"])
+    junk = write_wav_bytes(tmp_path / "junk.wav", pcm[:32000], rate=rate, channels=ch)
+    with open(junk, "ab") as fh:
+        fh.write(b"\x00\x01junk" * 50)  # 500 bytes: not a chunk, far less than 0.25 s
+    audio, stream, done = decode(junk)
+    assert not stream.header_repaired and not done.partial and len(audio) == 16000
+    # a header finalised at 1 s over 3 s of data: the recorder died between header updates
+    late = write_wav_bytes(tmp_path / "late.wav", pcm[:96000], rate=rate, channels=ch,
+                           data_size=32000)
+    audio, stream, done = decode(late)
+    assert stream.header_repaired and len(audio) == 48000 and done.partial
+
+
+def test_non_utf8_file_name(tmp_path, corpus):
+    odd = Path(os.fsdecode(tmp_path.as_posix().encode() + b"/caf\xe9 notes.wav"))
+    shutil.copyfile(corpus["speech.wav"], odd)
+    assert find_inputs([tmp_path]) == [odd]
+    info = probe(odd)
+    assert info.file_name == "caf\ufffd notes.wav"
+    info.file_name.encode("utf-8")  # safe to write as JSON
+    assert sum(len(b) for b in iter_audio(odd)) == round(wav_duration(corpus["speech.wav"]) * 16000)
+    missing = Path(os.fsdecode(tmp_path.as_posix().encode() + b"/gone\xe9.wav"))
+    with pytest.raises(AudioError) as ei:
+        probe(missing)
+    str(ei.value).encode("utf-8")
+
+
 # --------------------------------------------------------------------------- clean
 
 CLEAN = sorted(n for n, c in EXPECTED.items() if c == "clean")

@@ -69,7 +69,14 @@ _TMP_PREFIX = ".tmp-"
 
 
 def _name(path: Path) -> str:
-    return str(path)
+    """The path as a printable string (undecodable bytes in a file name become U+FFFD)."""
+    return printable(str(path))
+
+
+def printable(text: str) -> str:
+    """``text`` with surrogate-escaped bytes (non-UTF-8 file names) replaced, safe to print or
+    write as UTF-8 JSON."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _stat_error(path: Path, exc: OSError) -> AudioError:
@@ -339,6 +346,8 @@ def _needs_repair(path: Path, h: WavHeader) -> bool:
         return h.available_data >= h.block_align
     if h.declared_data >= h.available_data:
         return False
+    if h.available_data - h.declared_data < max(h.block_align, h.bytes_per_second // 4):
+        return False  # a short tail (< 0.25 s) after a finished header is junk, not audio
     end = h.data_offset + h.declared_data + (h.declared_data & 1)
     with open(path, "rb") as fh:
         return not _chunk_chain_ok(fh, end, h.data_offset + h.available_data)
@@ -506,7 +515,7 @@ def probe(path: str | os.PathLike, *, check_channels_s: float | None = CHANNEL_C
         container_s = round(container_s, 3)
     estimate = max([d for d in (container_s, file_s) if d is not None], default=0.0)
     info = AudioInfo(
-        file_name=path.name, sha256=digest, duration_s=estimate,
+        file_name=printable(path.name), sha256=digest, duration_s=estimate,
         container_duration_s=container_s, sample_rate=rate or None,
         channels=channels or None, codec=codec,
     )
