@@ -16,30 +16,14 @@ from voicenotes.note.templates import Template, labels
 from voicenotes.schema import RISK_TYPES, Item, ItemSet, Transcript
 
 NOTE_SCHEMA_VERSION = 1
-DRAFT_NOTICE = "DRAFT — requires clinician review"
-REVIEWED_NOTICE = "Reviewed draft — requires the clinician's signature before filing"
+DRAFT_NOTICE = labels()["notice"]["draft"]
+REVIEWED_NOTICE = labels()["notice"]["reviewed"]
 
 # Risk summary groups, in the order the header shows them (affirmed risk first).
-RISK_GROUPS = (
-    ("affirmed", "Affirmed risk"),
-    ("negated", "Pertinent negatives"),
-    ("past", "History (past)"),
-    ("other", "Third-party (someone else's risk)"),
-    ("conditional", "Conditional or hypothetical"),
-    ("question", "Screening questions asked"),
-)
+RISK_GROUPS = tuple(labels()["risk_group"].items())
 
 # Lethality topics a counselor is expected to assess (domain.md §1.1 R1, SAFE-T, C-SSRS).
-LETHALITY_TOPICS = (
-    ("ideation", "Suicidal ideation"),
-    ("plan", "Plan"),
-    ("intent", "Intent"),
-    ("means_access", "Access to lethal means"),
-    ("prior_attempts", "Prior attempts"),
-    ("protective_factors", "Protective factors"),
-    ("substance_use", "Substance use"),
-    ("harm_to_others", "Harm to others"),
-)
+LETHALITY_TOPICS = tuple(labels()["topic"].items())
 
 # The value field that says WHAT an item is about; two mentions with the same key and the same
 # attributes are one entry. Types without one (or a missing value) merge only identical quotes.
@@ -258,7 +242,7 @@ def render_entry(entry: dict[str, Any], style: str) -> str:
     quotes = "; ".join(_quote_text(q) for q in entry["quotes"])
     review = entry.get("review") or {}
     if review.get("status") == "edited" and review.get("edited_text"):
-        return f"Clinician's wording: {review['edited_text'].strip()} — from {quotes}"
+        return labels()["phrase"]["edited"].format(text=review["edited_text"].strip(), quotes=quotes)
     if style == "quotes":
         quals = [q for q in entry["qualifiers"] if not q.startswith(("said by", "who:"))]
         return quotes + (f" ({'; '.join(quals)})" if quals else "")
@@ -344,8 +328,8 @@ def conflicts(items: Iterable[Item], mode: str) -> list[dict[str, Any]]:
             label, _ = label_and_qualifiers(its[0], mode)
             out.append({"label": label, "item_ids": [i.id for i in its],
                         "times": [time_ref(i) for i in its],
-                        "text": f"{label}: denied and affirmed — check "
-                                + ", ".join(f"[{time_ref(i)}]" for i in its)})
+                        "text": labels()["phrase"]["conflict"].format(
+                            label=label, times=", ".join(f"[{time_ref(i)}]" for i in its))})
     return out
 
 
@@ -443,7 +427,7 @@ def _claim(item: Item, template: Template) -> tuple[str, int] | None:
 def _rejected_entry(item: Item, mode: str) -> dict[str, Any]:
     e = make_entry([item], mode, "items")
     e["reason"] = (item.review or {}).get("reason") or ""
-    e["text"] = f"{e['text']} — rejected: {e['reason']}"
+    e["text"] = labels()["phrase"]["rejected"].format(text=e["text"], reason=e["reason"])
     return e
 
 
