@@ -437,6 +437,13 @@ def test_find_inputs_folder_rules(tmp_path, corpus):
     assert find_inputs([root], outputs_to_skip=[root / "out"]) == got  # deterministic
     with_out = find_inputs([root])
     assert root / "out" / "result.wav" in with_out
+    # --out equal to or above the searched folder does not hide the folder itself
+    assert find_inputs([root / "sub"], outputs_to_skip=[root]) == [
+        root / "sub" / "deeper" / "y.flac", root / "sub" / "z.mp3"]
+    assert len(find_inputs([root], outputs_to_skip=[root])) == 5
+    # a file named explicitly is kept even inside the output folder
+    assert find_inputs([root / "out" / "result.wav"], outputs_to_skip=[root / "out"]) == [
+        root / "out" / "result.wav"]
 
 
 def test_find_inputs_explicit_paths(tmp_path, corpus):

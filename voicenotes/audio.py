@@ -147,14 +147,17 @@ def find_inputs(paths: Iterable[str | os.PathLike], *,
       without opening them.
     * A file named explicitly is kept whatever its extension (:func:`probe` decides); an explicit
       FIFO/device/link loop is kept too so that :func:`probe` can say what is wrong with it.
-    * ``outputs_to_skip``: files or folders (e.g. the ``--out`` folder) never to take input from.
+    * ``outputs_to_skip``: files or folders (e.g. the ``--out`` folder) that a folder search
+      must not take input from. Only what lies *inside* the searched folder is skipped: with
+      ``--out`` equal to (or above) the input folder the search still runs, and a file named
+      explicitly is always kept.
     * The same real file is listed once. A missing path raises :class:`AudioError`.
     """
-    skip = [_real(Path(p)) for p in outputs_to_skip]
+    skip_all = [_real(Path(p)) for p in outputs_to_skip]
     out: list[Path] = []
     seen: set[Path] = set()
 
-    def add(p: Path) -> None:
+    def add(p: Path, skip: Sequence[Path] = ()) -> None:
         real = _real(p)
         if real in seen or _under(real, skip):
             return
@@ -171,8 +174,10 @@ def find_inputs(paths: Iterable[str | os.PathLike], *,
                 continue
             raise _stat_error(p, exc) from None
         if stat.S_ISDIR(st.st_mode):
+            root = _real(p)
+            skip = [q for q in skip_all if q != root and q not in root.parents]
             for f in _walk_folder(p, skip):
-                add(f)
+                add(f, skip)
         else:
             add(p)
     return out
