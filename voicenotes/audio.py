@@ -663,7 +663,7 @@ class AudioStream:
                 if resampler is None:
                     if out_layout is None and frame is not None:
                         # per channel: keep the first layout even if the stream changes later
-                        out_layout = frame.layout.name
+                        out_layout = frame.layout
                     resampler = av.audio.resampler.AudioResampler(
                         format="s16p" if self.per_channel else "s16",
                         layout=out_layout, rate=self.sample_rate)
@@ -684,7 +684,7 @@ class AudioStream:
                     except ValueError:  # format/layout/rate changed mid-stream
                         if fifo.samples:
                             yield fifo.read()
-                        yield from self._flush_resampler_marker()
+                        yield _FLUSH  # the next resampler takes the new input format
                         fifo = av.audio.fifo.AudioFifo()
                         fifo.write(frame)
                     if fifo.samples >= group_n:
@@ -728,10 +728,6 @@ class AudioStream:
                 source.close()
             del resampler, fifo
             gc.collect()  # PyAV resampler graphs are freed only by the GC (faster-whisper#390)
-
-    @staticmethod
-    def _flush_resampler_marker():
-        yield _FLUSH
 
     def _to_float(self, block):
         import numpy as np
