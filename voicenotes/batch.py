@@ -51,6 +51,7 @@ from voicenotes.errors import (
     Interrupted,
     ModelError,
     StorageError,
+    UsageError,
     VoicenotesError,
 )
 from voicenotes.fsio import TMP_PREFIX, ensure_private_dir, fsync_dir, sha256_file
@@ -532,7 +533,17 @@ class _Worker:
         self.conn, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_worker_main, args=(child, cfg), daemon=True,
                                 name=f"voicenotes-batch-{slot}")
-        self.proc.start()
+        # The worker starts with Ctrl-C ignored (inherited through exec): the parent alone
+        # handles it, so a Ctrl-C during the worker's start-up prints no traceback.
+        try:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            previous = None
+        try:
+            self.proc.start()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         child.close()
         self.ready = False
         self.job: _Job | None = None
@@ -713,13 +724,24 @@ class BatchRunner:
                              hint="Check the path and run the command again.")
         if self.opts.jobs < 1:
             raise InputError("--jobs must be 1 or more.")
+        src_r, out_r = self.src.resolve(), self.out.resolve()
+        if src_r == out_r or out_r in src_r.parents:
+            raise UsageError("The --out folder must not be the recordings folder or contain it.",
+                             hint="Choose a separate --out folder, e.g. beside the recordings.")
         ensure_private_dir(self.out)
         lock = _lock(self.out)
         journal = None
         try:
             sweep_tmp(self.out)
             journal = Journal(self.out / JOURNAL_NAME)
-            self._run(journal)
+            try:
+                self._run(journal)
+            except Interrupted:
+                try:
+                    self._write_report(journal)  # the report covers what had finished
+                except (VoicenotesError, OSError, KeyboardInterrupt):
+                    pass
+                raise
             self._write_report(journal)
         finally:
             self.summary.wall_s = time.monotonic() - t_start
@@ -829,12 +851,12 @@ class BatchRunner:
             self.on_event("plan", {"todo": 0, "total_s": 0.0, "summary": s})
             return
         # Pre-flight: the model must be there before any worker starts (one clear message).
-        try:
-            from voicenotes.models import resolve_model
-        except ImportError:
-            resolve_model = None
-        if resolve_model is not None:
-            resolve_model(self.opts.model)
+        from voicenotes.models import resolve_model
+        from voicenotes.transcribe import TranscribeOptions
+
+        topts = _build_options(TranscribeOptions, {"model": self.opts.model,
+                                                   "preset": self.opts.preset})
+        resolve_model(topts.model_spec)
         # Pre-flight: durations for the overall progress, and files that are not audio at all.
         ready: list[_Job] = []
         for job in todo:
@@ -864,6 +886,11 @@ class BatchRunner:
         settings = self._settings(threads)
         cfg = dict(settings)
         ctx = multiprocessing.get_context("spawn")
+        # A worker stopped hard (Ctrl-C, disk full) may hold a library's semaphore; the resource
+        # tracker then prints a warning meant for developers. Users need not see it.
+        _quiet = "ignore::UserWarning:multiprocessing.resource_tracker"
+        if _quiet not in sys.warnoptions:
+            sys.warnoptions.append(_quiet)
         workers: list[_Worker] = []
         pending = list(queue)
         pending.reverse()  # pop() from the end keeps the sorted order
@@ -931,10 +958,7 @@ class BatchRunner:
                 "continue where it stopped.") from None
         finally:
             for w in workers:
-                if w.job is not None or s.stopped_reason:
-                    w.stop(hard=True)
-                else:
-                    w.stop()
+                w.stop(hard=w.job is not None)
             if s.stopped_reason != "interrupted":
                 self._requeue_running(journal, workers)
             s.pending = s.pending or len(pending)
