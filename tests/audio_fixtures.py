@@ -186,6 +186,10 @@ EXPECTED = {
     "truncated.flac": "partial",
     "truncated.wav": "partial",
     "corrupt.flac": "partial",
+    "truncated.mp3": "partial",
+    "truncated.ogg": "partial",
+    "truncated.opus": "partial",
+    "truncated.m4a": "reject",
     "size0.wav": "repaired",
     "sizeffff.wav": "repaired",
     "sizesmall.wav": "repaired",
@@ -257,6 +261,8 @@ def make_corpus(folder: Path) -> dict[str, Path]:
     ffmpeg("-i", src, "-c:a", "libopus", at("speech.opus"))
     ffmpeg("-i", src, "-c:a", "aac", at("speech.m4a"))
     run("sox", src, at("speech.aiff"))
+    for ext in ("mp3", "ogg", "opus", "m4a"):
+        truncate(p[f"speech.{ext}"], at(f"truncated.{ext}"), 0.5)
     video_with_audio(src, at("video.mp4"))
     video_with_audio(src, at("video.webm"), vcodec="libvpx", acodec="libopus")
     video_with_audio(src, at("video.mkv"), vcodec="libx264", acodec="libmp3lame")

@@ -72,6 +72,7 @@ REJECT_WORDS = {
     "loop_a.wav": ("loop_a.wav", "link loop"),
     "dangling.wav": ("dangling.wav", "no longer exists"),
     "missing.wav": ("No such file", "missing.wav"),
+    "truncated.m4a": ("truncated.m4a", "not a readable audio"),  # its index (moov) is lost
 }
 
 
@@ -172,6 +173,21 @@ def test_truncated_flac_and_wav_are_partial(corpus, speech_s):
         assert len(audio) == stream.decoded_samples
     wav = probe(corpus["truncated.wav"])
     assert wav.file_duration_s == pytest.approx(speech_s * 0.33, abs=0.05)
+
+
+def test_truncated_compressed_files_are_partial(corpus, speech_s):
+    for name in ("truncated.mp3", "truncated.ogg", "truncated.opus"):
+        info = probe(corpus[name])
+        audio, stream, done = decode(corpus[name], info)
+        assert done.partial, name
+        assert stream.decoded_s == pytest.approx(speech_s / 2, abs=2.0)
+    # Ogg states the duration of what is left, so the missing end mark is what tells
+    ogg = probe(corpus["truncated.ogg"])
+    assert ogg.partial and "closing mark" in ogg.partial_reason
+    assert ogg.container_duration_s == pytest.approx(speech_s / 2, abs=2.0)
+    done = finish_check(ogg, 16.0, 0)
+    assert done.partial_reason.count("closing mark") == 1
+    assert finish_check(done, 16.0, 0).partial_reason == done.partial_reason  # idempotent
 
 
 def test_corrupt_flac_is_partial(corpus, speech_s):

@@ -525,10 +525,44 @@ def probe(path: str | os.PathLike, *, check_channels_s: float | None = CHANNEL_C
         channels=channels or None, codec=codec,
     )
     info = _with(info, file_duration_s=file_s, header_repaired=repair)
+    if _ogg_unfinished(path):
+        info = _with(info, partial=True, partial_reason=(
+            "The file ends without its closing mark (an Ogg/Opus file cut short, or a recorder "
+            "that stopped unexpectedly); the end of the recording may be missing."))
     if channels and channels > 1 and check_channels_s:
         check = check_channels(path, max_s=check_channels_s)
         info = _with(info, channels_cancel=check.cancel, downmix_ratio=check.ratio)
     return info
+
+
+def _ogg_unfinished(path: Path) -> bool:
+    """True for an Ogg file (Vorbis, Opus, FLAC-in-Ogg) whose last page is cut short or lacks
+    the end-of-stream flag. Ogg containers compute their duration from the last page, so a
+    truncated file otherwise looks complete."""
+    try:
+        size = os.stat(path).st_size
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"OggS":
+                return False
+            start = max(0, size - 131072)
+            fh.seek(start)
+            tail = fh.read()
+    except OSError:
+        return False
+    pos = tail.rfind(b"OggS")
+    while pos >= 0:
+        head = tail[pos:pos + 27]
+        if len(head) == 27 and head[4] == 0:  # version 0: a real page header
+            nseg = head[26]
+            table = tail[pos + 27:pos + 27 + nseg]
+            if len(table) < nseg:
+                return True
+            end = pos + 27 + nseg + sum(table)
+            if end > len(tail):
+                return True  # the last page is cut short
+            return not head[5] & 0x04  # no end-of-stream flag on the last page
+        pos = tail.rfind(b"OggS", 0, pos)
+    return True  # no page header in the last 128 KB (pages are < 64 KB): damaged tail
 
 
 def _stream_duration(container, stream) -> float | None:
@@ -900,8 +934,16 @@ def finish_check(info: AudioInfo, decoded_s: float, decode_errors: int = 0,
                        "end of the recording may be missing")
     changes = {"duration_s": round(float(decoded_s), 3), "decode_errors": int(decode_errors),
                "header_repaired": repaired}
+    # keep what probe() already found (e.g. an Ogg file without its end mark), once
+    earlier = []
+    if info.partial and info.partial_reason:
+        earlier = [r[:1].lower() + r[1:] for r in info.partial_reason.rstrip(".").split("; ")]
+    earlier = [r for r in earlier if not r.startswith(("only ", "the file's header was never"))
+               and "damaged part" not in r]
+    reasons = earlier + reasons
     if reasons:
-        changes.update(partial=True, partial_reason="; ".join(reasons).capitalize() + ".")
+        text = "; ".join(reasons)
+        changes.update(partial=True, partial_reason=text[:1].upper() + text[1:] + ".")
     return _with(info, **changes)
 
 
