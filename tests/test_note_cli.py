@@ -114,6 +114,7 @@ def test_from_review_round_trip_and_audit_log(tmp_path):
     assert "“if the urges come back”" not in body
     assert "“if the urges come back”" in appendix and "rejected: the client was quoting a film" in appendix
     assert "Clinician's wording: Denied suicidal ideation today. — from “denies current suicidal ideation” [00:20]" in body
+    assert "Coping (tried; helpful) — “going for a walk helps” [01:40] (not reviewed)" in body
     assert (out / "note.md").read_text() != final  # the draft is kept, not overwritten
     assert json.loads((out / "note.reviewed.json").read_text())["status"] == "reviewed"
 

@@ -201,7 +201,7 @@ def _value_qualifiers(item: Item) -> list[str]:
 
 def merge_key(item: Item) -> tuple:
     base = (item.type, item.polarity, item.modality, item.experiencer, item.experiencer_detail,
-            item.temporality, item.certainty, item.speaker)
+            item.temporality, item.certainty, item.speaker, (item.review or {}).get("status"))
     if item.type in NEVER_MERGE or (item.review or {}).get("status") == "edited":
         return base + ("id", item.id)
     keys = CONTENT_KEYS.get(item.type)
@@ -389,6 +389,12 @@ def build_note(itemset: ItemSet, template: Template, *, transcript: Transcript |
         if members:
             groups.append({"group": gid, "title": title, "entries": merge(members, mode, "items")})
 
+    if reviewed:  # say which entries the clinician did not look at (only non-risk ones can be)
+        for s in sections:
+            for p in s["parts"]:
+                for e in p["entries"]:
+                    if not e["review"]:
+                        e["text"] = labels()["phrase"]["unreviewed"].format(text=e["text"])
     note = {
         "schema_version": NOTE_SCHEMA_VERSION,
         "template": template.name,
