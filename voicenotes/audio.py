@@ -298,7 +298,9 @@ def read_wav_header(path: Path) -> WavHeader | None:
         ds64_data: int | None = None
         fmt: tuple[int, int, int, int, int] | None = None
         offset = 12
-        while offset + 8 <= size:
+        for _ in range(4096):  # a real header has a handful of chunks; junk must not spin
+            if offset + 8 > size:
+                break
             fh.seek(offset)
             ch = fh.read(8)
             cid, csize = ch[:4], struct.unpack("<I", ch[4:])[0]
