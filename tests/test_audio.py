@@ -223,6 +223,23 @@ def test_small_header_is_what_pyav_alone_would_trust(corpus, speech_s):
     assert info.file_duration_s == pytest.approx(speech_s, abs=0.001)
 
 
+def test_wav_header_over_junk_is_refused_quickly(tmp_path, corpus):
+    """RIFF/WAVE then 20 MB of zeros: no data chunk. FFmpeg would crawl it for seconds."""
+    import time
+
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(corpus["speech.wav"].read_bytes()[:12] + bytes(20_000_000))
+    t = time.perf_counter()
+    with pytest.raises(AudioError) as ei:
+        probe(junk)
+    assert time.perf_counter() - t < 2.0
+    assert_plain(ei.value, "junk.wav", "no audio data")
+    only_header = tmp_path / "header_only.wav"
+    only_header.write_bytes(corpus["speech.wav"].read_bytes()[:36])  # cut inside the header
+    with pytest.raises(AudioError):
+        probe(only_header)
+
+
 def test_wav_with_trailing_chunk_is_not_repaired(tmp_path, corpus):
     """A correct header followed by a LIST chunk is a normal file, not a crashed one."""
     pcm, rate, ch = pcm_of(corpus["speech.wav"])
