@@ -152,25 +152,20 @@ def record(
                           hint="Check the microphone, then run `voicenotes devices`.")
 
     if then == "note" and result.files and note_ok:
-        _then_note(folder, result.files, record_.mode)
+        _then_note(folder, result.files)
 
 
-def _then_note(folder: Path, files: list[Path], mode: str) -> None:
-    import dataclasses
-
+def _then_note(folder: Path, files: list[Path]) -> None:
+    """Draft a note in the recording folder. Several rolled-over files are first joined
+    losslessly into ``session-all.wav`` (the parts are kept), so the note covers all of it."""
     from voicenotes import pipeline
     from voicenotes import record as rec
 
     audio = files[0] if len(files) == 1 else rec.combine_wavs(files, folder / rec.COMBINED_NAME)
-    options = pipeline.NoteOptions()
-    names = {f.name for f in dataclasses.fields(options)} if dataclasses.is_dataclass(options) \
-        else set()
-    if "mode" in names:
-        options = dataclasses.replace(options, mode=mode)
     _say(f"Drafting a note from {audio.name} …")
-    result = pipeline.run_note(audio, folder, options)
-    for attr in ("note_md", "review_html"):
-        p = getattr(result, attr, None)
+    result = pipeline.run_note(audio, folder, pipeline.NoteOptions())
+    for key in ("note.md", "review.html"):
+        p = result.paths.get(key)
         if p:
             typer.echo(str(p))
 
