@@ -1,0 +1,1168 @@
+"""Turn a transcript into items (items.md schema v1).
+
+Stages, per segment then across turns:
+1. dictated punctuation converted (dictation only), offsets kept;
+2. spaCy + medspaCy: targets from the rule files into a span group, ConText cues set the
+   attributes (``span._.modifiers``);
+3. per-turn rules: lists of warning signs, distress ratings, follow-ups, supports, "except"
+   re-opening means access, anaphora ("they were daily"), family history;
+4. discourse: screening questions and the answers that follow, proposals and replies, consent,
+   narrative time carried over, implied earlier episodes;
+5. the safety net: an independent scan of the raw text against the risk vocabulary; every hit
+   no item covers becomes a ``possible`` RISK item flagged for review.
+
+No session text is ever logged or put in an exception message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from voicenotes.extract import normalize as nz
+from voicenotes.extract.nlp import SPAN_GROUP, STATE
+
+I = re.IGNORECASE
+RISK_TYPES = ("RISK", "RISK_FACTOR", "MEANS")
+
+KIN = (r"mother|mom|mum|father|dad|brother|sister|uncle|aunt|cousin|grandmother|grandma|grandfather|"
+       r"grandpa|son|daughter|husband|wife|partner|boyfriend|girlfriend|fiance|fiancee|stepdad|"
+       r"stepmom|nephew|niece|parents?|family")
+FRIENDS = r"friend|best friend|buddy|roommate|coworker|co-worker|classmate|neighbor|neighbour|pastor|sponsor|boss|teacher|coach"
+PERSON_NOUN = rf"(?:{KIN}|{FRIENDS})"
+
+METHOD_WORDS = [
+    ("overdose", r"overdos\w*|pills|meds|medications?|oxy\w*|tylenol|insulin|painkillers|od\b"),
+    ("firearm", r"guns?|shotgun|rifle|pistol|handgun|firearms?|shoot\w*|revolver"),
+    ("hanging", r"hang\w*|noose|rope|ligature"),
+    ("cutting", r"cut\w*|blades?|razors?|knife|knives|sharpener"),
+    ("vehicle", r"driv\w+ into|crash\w*|car into|drive off"),
+    ("jumping", r"jump\w*|bridge|roof"),
+]
+MEANS_TO_METHOD = {"firearm": "firearm", "medication": "overdose", "ligature": "hanging",
+                   "sharps": "cutting", "vehicle": "vehicle", "heights": "jumping"}
+MEANS_WORDS = [
+    ("firearm", r"guns?|shotguns?|rifles?|pistols?|handguns?|firearms?|revolvers?|weapons?|shells|ammo|ammunition|bullets"),
+    ("medication", r"pills|medications?|meds|oxy\w*|tylenol|insulin|painkillers|prescriptions?|supply"),
+    ("ligature", r"rope|noose|ligature|belt|cord"),
+    ("sharps", r"knife|knives|blades?|razors?|sharpener"),
+    ("vehicle", r"car|truck|vehicle"),
+    ("heights", r"bridge|roof|balcony|cliff"),
+]
+PROTECTIVE_WORDS = [
+    ("children", r"kids|children|child|daughters?|sons?|girls|boys|baby|grandkids|grandchildren"),
+    ("pet", r"dog|dogs|cat|cats|pet|pets|puppy|kitten|horse"),
+    ("faith", r"god|faith|church|religion|religious|pray\w*"),
+    ("treatment", r"therapy|therapist|treatment|counseling|counselor"),
+    ("future_plans", r"graduation|wedding|future|plans|school|college"),
+    ("family", r"family|wife|husband|mom|mother|dad|father|parents|sister|brother|partner|grandma|grandmother"),
+]
+
+NEG_ANSWER = re.compile(
+    r"^(no\b|nope\b|nah\b|never\b|not (at all|really|that i know of|today|tonight|now|right now|anymore|lately|recently)\b|"
+    r"i (haven't|have not|don't|do not|didn't|did not|wouldn't|won't)\b|(he|she|they) (hasn't|has not|doesn't|didn't|haven't)\b|"
+    r"not\b|mm-?mm\b|uh-?uh\b|none\b)", I)
+HEDGE_ANSWER = re.compile(
+    r"^(not really|i (don't|dont|do not) know|kind of|kinda|sort of|maybe|i guess|i'm not sure|not sure|"
+    r"not that i know of|probably|possibly|i (don't|dont) think so|sometimes|a little)\b", I)
+NEG_HEDGES = re.compile(r"^(not really|not that i know of|i (don't|dont) think so|probably not|not sure)\b", I)
+AFF_ANSWER = re.compile(
+    r"^(yeah|yes|yep|yup|yea|ya|uh-?huh|mm-?hmm|i have|i do|i did|i am|i'm|i was|i've|i had|he has|she has|he did|she did|"
+    r"all the time|every (day|night)|pretty much|definitely|absolutely|a lot|sure|okay|ok|alright|all right|"
+    r"that's fine|that's okay|fine|go ahead|of course|i can|i will|i'll|i could|that works|sounds good|\w+ works)\b", I)
+ANSWER_PREFIX = re.compile(r"^\s*((me|who, me|honestly|well|um+|uh+|so|i mean|okay so)[?,.!]*\s+)+", I)
+
+SCREEN_Q = re.compile(
+    r"^(?:(?:and|so|okay|now|also|but|then|right|in the past \w+|before we go on|tonight|today),?\s+)*"
+    r"(is|are|was|were|do|does|did|have|has|had|any|how (much|often|many|long)|where|will)\b", I)
+SCREEN_Q_ANY = re.compile(r"\b(have|has|had|do|does|did|are|is|were|was)\s+(you|he|she|they|anyone|anybody|someone|there|your|the|it|those|that)\b", I)
+PROPOSAL = re.compile(r"\b(would|could|can|will) you (be willing|be open|please|call|ask|let|have|give|keep|lock|put|try|go|consider|agree|think about)\b|"
+                      r"\b(could|can|may) i\b|\bwould it be\b|\bis it (okay|alright|all right)\b|\bhow about\b|\bwhat if we\b", I)
+WH_Q = re.compile(r"^(?:(?:and|so|okay|now),?\s+)*(what|who|why|when|which|whose|how (are|is|do|did|would|could))\b", I)
+THIRD_SUBJ = re.compile(r"^(?:(?:and|so|okay|now),?\s+)*(has|does|did|is|was|will|would|can|could|have)\s+(he|she|they|your (son|daughter|brother|sister|husband|wife|partner|friend|mom|dad|mother|father))\b", I)
+
+CONTACT = re.compile(
+    r"\b(give (?:you|him|her|them|me) a (?:call|ring)|call (?:me|you|him|her) back|check(?:ing)? in|check-in|follow(?:ing)?[- ]up(?: call)?|"
+    r"call(?:s|ing)?|text(?:s|ing)?|see (?:you|him|her)|meet(?:ing)?|come (?:back )?in|go(?:ing)? (?:to|there|in)|visit)\b", I)
+COMMIT = re.compile(r"\b(will|'ll|going to|gonna|agreed to|agrees to|scheduled|plans? to|planned to|could you|would you be (willing|open)|"
+                    r"can you|could i|can i|i'd like (you )?to|i would like (you )?to|let's|promised? to|is to|needs to|want you to)\b", I)
+DAYX = (r"today|tonight|this (?:morning|afternoon|evening|week|weekend)|tomorrow(?: (?:morning|afternoon|evening|night))?|"
+        r"(?:next |this |on )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)(?: (?:morning|afternoon|evening|night))?|"
+        r"next week|later today|as soon as (?:we hang up|we're done|we are done|possible|we get off(?: the phone)?)")
+CLOCK_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d{1,2}(?::\d\d)?)"
+TIMEX = re.compile(
+    rf"\b(?P<day>{DAYX})\b|\b(?P<time>(?:at|by|around|before|after|about) (?:noon|midnight|{CLOCK_WORD}(?: (?:oh )?(?:fifteen|thirty|forty[- ]five|o'clock|\d\d))?"
+    rf"(?: ?[ap]\.? ?m\.?| in the (?:morning|afternoon|evening)| at night)?)|(?:{CLOCK_WORD}) (?:thirty|fifteen|forty[- ]five|o'clock)(?: ?[ap]\.? ?m\.?| in the (?:morning|afternoon|evening))?)", I)
+CLAUSE_BOUND = re.compile(r",\s*(and\s+)?|\band if\b|\bif\b|\bwhen\b|;|\bso that\b|\bso we\b|\band then\b|\band\b", I)
+
+DISTRACTION = re.compile(r"\b(sit|sitting|hang out|grab|coffee|breakfast|lunch|dinner|watch|play|game|movie|kitchen|walk with|go over)\b", I)
+SUPPORT_VERB = re.compile(
+    r"\b(call|text|talk to|reach out to|stay with|hang out with|go over to|visit|tell|go sit(?: in the \w+)? with|sit(?: in the \w+)? with|call or text|lean on)\s+", I)
+SUPPORT_WHO = re.compile(
+    rf"^((?:my|her|his|your|their) (?:\w+ )?(?:{PERSON_NOUN})\b(?: (?!tonight|today|tomorrow|and|or|if|to|about|when|at|for|now|again|back|every|later|this|right)[a-z]+\b)?)", I)
+NAME_LIST = re.compile(r"^([A-Z][a-z]+(?:,? (?:and |or )?[A-Z][a-z]+)*)")
+NOT_NAMES = {"I", "Okay", "Yeah", "Yes", "No", "Thanks", "Thank", "Monday", "Tuesday", "Wednesday", "Thursday",
+             "Friday", "Saturday", "Sunday", "Main", "Street", "Saint", "March", "April", "May", "June", "July",
+             "The", "If", "And", "But", "So", "Then", "When", "Me", "You", "Him", "Her", "Them", "It"}
+
+RATING_CTX = re.compile(r"\b(scale|out of (ten|10|a hundred|100)|rate|rating|rated|distress|how (upset|distressed|bad|anxious|overwhelmed))\b", I)
+SCALE_RE = re.compile(r"\b(zero|one|0|1) to (ten|10|a hundred|one hundred|100)\b", I)
+NUM_RE = re.compile(
+    rf"\b(?P<pre>(?:a|an|like a|like an|about a|about an|maybe a|maybe an|around a|around an|maybe|like|about|at a|at an|to a|to an)\s+)?"
+    rf"(?P<num>{nz.NUMBER_WORD_RE})(?P<half>\s+and a half)?(?P<outof>\s+out of\s+(?:ten|10|a hundred|100))?\b", I)
+UNIT_AFTER = re.compile(r"^\s*(years?|days?|weeks?|months?|hours?|minutes?|times?|beers?|drinks?|pills|sessions?|o'clock|"
+                        r"thirty|kids|of|year-old|\w+ old|people|dollars|miles|percent|am|pm|a\.m|p\.m)\b", I)
+
+RECORD_REQ = re.compile(r"\brecord(ed|ing)?\b", I)
+SUPPORT_Q = re.compile(r"\b(who|anyone|anybody|someone|somebody)\b.*\b(call|reach out|talk to|turn to|with you|lean on|help|be with|stay with|go to)\b", I)
+REASONS_Q = re.compile(r"\b(matters? to you|reasons? (for|to) liv|keeps? you (going|alive|here)|worth living|important to you|"
+                       r"stopping you|stops you|holding you back|reason to (live|keep going))\b", I)
+RATING_Q = re.compile(r"\b(scale|rate|out of (ten|10)|how (upset|distressed|bad|anxious))\b", I)
+METHOD_Q = re.compile(r"\bhow (you|he|she) (would|might|could|'d) (do it|kill|end)|\bthought about how\b|\bhow would you\b|\bwhat method\b", I)
+HARDEST_Q = re.compile(r"\b(hardest part|worst part|last straw)\b", I)
+WARNING_LIST = re.compile(r"\bwarning signs?\b(?:[^:.;]*?)(?::|\b(?:are|include|includes|identified(?: are| were| include)?|were)\b)\s*(?P<list>[^.;?!]+)", I)
+ANAPHORA = re.compile(r"\b(they|those thoughts|the thoughts|these thoughts|the urges|those urges)\s+(were|was|used to be|started|came back|got|have been|had been)\b[^.,;!?]*", I)
+PAST_VERB = re.compile(r"\b(sat|took|went|put|held|got|was|were|did|had|gave|felt|thought|tried|found|\w+ed)\b", I)
+DEFINITE = re.compile(r"\b(the|those|that|these|it|your)\s+(?:\w+\s+)?$", I)
+ASSERT_POSSESS = re.compile(r"\b(have|has|had|keeps?|kept|owns?|'ve got|got|is in|are in|is kept|are kept|there's|there is|there are|is on|are on|'s in|is under|are under|is loaded|access)\b", I)
+CLIENT_REF_ACTION = re.compile(r"\b(call|called|calling|text|texted|go|went|going|attend|attended|tried|try|reach|reached|use|used|contact|contacted|see|saw|seeing|started|start|booked|appointment)\b", I)
+
+
+@dataclass
+class Mention:
+    turn: int
+    start: int
+    end: int
+    type: str
+    value: dict = field(default_factory=dict)
+    polarity: str = "affirmed"
+    modality: str = "actual"
+    experiencer: str = "client"
+    detail: str | None = None
+    temporality: str | None = None
+    certainty: str = "certain"
+    cues: dict = field(default_factory=dict)
+    flags: list = field(default_factory=list)
+    rule_id: str | None = None
+    source: str = "rules"
+    implies_past: bool = False
+    fixed: set = field(default_factory=set)
+    subtype: str | None = None
+    drop: bool = False
+    exp_cue_kind: str | None = None
+
+    def cue(self, attr: str, word: str) -> None:
+        lst = self.cues.setdefault(attr, [])
+        if word not in lst:
+            lst.append(word)
+
+
+@dataclass
+class Turn:
+    idx: int
+    role: str
+    speaker: str
+    orig: str
+    text: str
+    offmap: list
+    doc: Any = None
+    sents: list = field(default_factory=list)
+    mentions: list = field(default_factory=list)
+    raw_types: set = field(default_factory=set)
+    times: list = field(default_factory=list)  # (bucket, cue)
+    questions: list = field(default_factory=list)  # topic dicts
+
+
+def _sent_of(turn: Turn, pos: int) -> tuple[int, int]:
+    for s, e in turn.sents:
+        if s <= pos < e:
+            return s, e
+    return 0, len(turn.text)
+
+
+def _find_word(patterns, text: str) -> str | None:
+    for name, pat in patterns:
+        if re.search(r"\b(" + pat + r")\b", text, I):
+            return name
+    return None
+
+
+def _nearest_word(patterns, text: str, pos: int) -> str | None:
+    best = None
+    for name, pat in patterns:
+        for m in re.finditer(r"\b(" + pat + r")\b", text, I):
+            d = abs(m.start() - pos)
+            if best is None or d < best[0]:
+                best = (d, name)
+    return best[1] if best else None
+
+
+class Extractor:
+    def __init__(self, nlp, rules, info):
+        self.nlp = nlp
+        self.rules = rules
+        self.info = info
+        self.sn_terms = [s for s in rules.safety if s.kind in ("term", "asr_variant")]
+        self.sn_ignore = [s for s in rules.safety if s.kind == "ignore"]
+        self.sn_fuzzy = tuple(w for s in rules.safety if s.kind == "fuzzy" for w in s.words)
+        self._rx: dict = {}
+        self.ctx_time = [(re.compile(c.pattern, I), c.category) for c in rules.context
+                         if isinstance(c.pattern, str) and c.category in ("HISTORICAL", "TIME", "CURRENT", "RECENT", "FUTURE")]
+
+    # ------------------------------------------------------------------ entry
+    def run(self, segments, mode: str, session_start: str | None):
+        base = nz.parse_session_start(session_start)
+        turns: list[Turn] = []
+        texts = []
+        for i, seg in enumerate(segments):
+            orig = seg.text or ""
+            if mode == "dictation":
+                text, offmap = nz.spoken_punctuation(orig)
+            else:
+                text, offmap = orig, list(range(len(orig) + 1))
+            role = seg.role if seg.role in ("counselor", "client") else ("counselor" if mode == "dictation" else "unknown")
+            speaker = role if role in ("counselor", "client") else "unknown"
+            turns.append(Turn(i, role, speaker, orig, text, offmap))
+            texts.append(text)
+        STATE.mode = mode
+        for turn, doc in zip(turns, self.nlp.pipe(texts, batch_size=64)):
+            turn.doc = doc
+            turn.sents = [(s.start_char, s.end_char) for s in doc.sents] or [(0, len(turn.text))]
+        for turn in turns:
+            self._turn_targets(turn, turns, mode, base)
+        for turn in turns:
+            self._turn_rules(turn, turns, mode, base)
+        if mode == "session":
+            self._discourse(turns, base)
+        self._post(turns, mode, base)
+        self._safety_net(turns)
+        return turns
+
+    # ------------------------------------------------------------------ targets + ConText
+    def _turn_targets(self, turn: Turn, turns, mode, base):
+        doc = turn.doc
+        spans = list(doc.spans[SPAN_GROUP]) if SPAN_GROUP in doc.spans else []
+        # time cues of the turn (for carry-over and answers)
+        graph = getattr(doc._, "context_graph", None)
+        if graph is not None:
+            for mod in graph.modifiers:
+                if mod.category in ("HISTORICAL", "TIME", "RECENT", "CURRENT", "NEGATED_HISTORICAL"):
+                    s, e = mod.modifier_span
+                    cue = doc[s:e].text
+                    b = "past" if mod.category in ("HISTORICAL", "NEGATED_HISTORICAL") else (
+                        "recent" if mod.category == "RECENT" else "current" if mod.category == "CURRENT" else nz.bucket(cue, base))
+                    if b:
+                        turn.times.append((b, cue))
+        suppress = [(sp.start_char, sp.end_char, set(self._spec_of(sp, doc).suppress))
+                    for sp in spans if sp.label_ == "SUPPRESS"]
+        cands = []
+        for sp in spans:
+            if sp.label_ == "SUPPRESS":
+                continue
+            spec = self._spec_of(sp, doc)
+            if any(s < sp.end_char and sp.start_char < e and spec.type in types for s, e, types in suppress):
+                continue
+            cands.append((sp, spec))
+        turn.raw_types = {spec.type for _, spec in cands}
+        # same-type containment: keep the longer span
+        keep = []
+        for sp, spec in cands:
+            contained = any(o is not sp and ospec.type == spec.type and o.start_char <= sp.start_char
+                            and sp.end_char <= o.end_char and (o.end_char - o.start_char) > (sp.end_char - sp.start_char)
+                            for o, ospec in cands)
+            dup = any(o is not sp and ospec.type == spec.type and o.start_char == sp.start_char
+                      and o.end_char == sp.end_char and id(o) < id(sp) for o, ospec in cands)
+            if not contained and not dup:
+                keep.append((sp, spec))
+        window_types = set()
+        for t in turns[max(0, turn.idx - 4):turn.idx]:
+            window_types |= t.raw_types
+        for sp, spec in keep:
+            if spec.requires and not (set(spec.requires) & (window_types | (turn.raw_types - ({spec.type} if spec.type in spec.requires and not any(
+                    o is not sp and ospec.type in spec.requires for o, ospec in keep) else set())))):
+                continue
+            if spec.requires_near:
+                ss, se = _sent_of(turn, sp.start_char)
+                if not any(o is not sp and ospec.type in spec.requires_near and ss <= o.start_char < se
+                           and ospec.id != spec.id for o, ospec in keep):
+                    continue
+            m = self._mention(turn, sp, spec, mode, base)
+            if m:
+                turn.mentions.append(m)
+
+    def _spec_of(self, sp, doc):
+        """The rule that matched a span. spaCy keys ``Span._`` values by character offsets, so two
+        spans of different types on the same words share one ``target_rule``; recover the right one."""
+        rule = sp._.target_rule
+        spec = rule.metadata["spec"]
+        if spec.type == sp.label_:
+            return spec
+        for cand in self.rules.targets:
+            if cand.type != sp.label_:
+                continue
+            if isinstance(cand.pattern, str):
+                rx = self._rx.get(cand.id)
+                if rx is None:
+                    rx = self._rx[cand.id] = re.compile(cand.pattern, I)
+                for mm in rx.finditer(doc.text, max(0, sp.start_char - 1)):
+                    if mm.start() > sp.start_char + 1:
+                        break
+                    if abs(mm.start() - sp.start_char) <= 1 and abs(mm.end() - sp.end_char) <= 1:
+                        return cand
+        for cand in self.rules.targets:
+            if cand.type == sp.label_:
+                return cand
+        return spec
+
+    def _mention(self, turn, sp, spec, mode, base) -> Mention | None:
+        doc = turn.doc
+        m = Mention(turn=turn.idx, start=sp.start_char, end=sp.end_char, type=spec.type,
+                    value=dict(spec.value), rule_id=spec.id, flags=list(spec.flags))
+        m.subtype = m.value.pop("subtype", None)
+        if spec.certainty:
+            m.certainty = spec.certainty
+            m.fixed.add("certainty")
+            if spec.certainty == "possible":
+                m.cue("certainty", "rule:" + spec.id)
+        if spec.experiencer:
+            m.experiencer = spec.experiencer
+            m.fixed.add("experiencer")
+        if spec.polarity:
+            m.polarity = spec.polarity
+            m.fixed.add("polarity")
+        temps = []
+        for mod in sp._.modifiers:
+            if not mod.allows(sp.label_.upper()):
+                continue
+            if sp.start <= mod.modifier_span[0] and mod.modifier_span[1] <= sp.end:
+                continue  # a cue inside the target never modifies it (medspaCy's overlap test misses this case)
+            cat = mod.category
+            s, e = mod.modifier_span
+            cue = doc[s:e].text
+            dist = min(abs(s - sp.end), abs(sp.start - e))
+            if cat in ("NEGATED", "NEGATED_POSSIBLE", "NEGATED_HISTORICAL", "NEGATED_IMPLIES_PAST"):
+                if "polarity" not in m.fixed:
+                    m.polarity = "negated"
+                    m.cue("polarity", cue)
+            if cat in ("POSSIBLE", "NEGATED_POSSIBLE") and "certainty" not in m.fixed:
+                m.certainty = "possible"
+                m.cue("certainty", cue)
+            if cat in ("HISTORICAL", "NEGATED_HISTORICAL"):
+                temps.append((dist, "past", cue))
+            elif cat == "RECENT":
+                temps.append((dist, "recent", cue))
+            elif cat == "CURRENT":
+                temps.append((dist, "current", cue))
+            elif cat == "FUTURE":
+                temps.append((dist, "future", cue))
+            elif cat == "TIME":
+                b = nz.bucket(cue, base)
+                if b:
+                    temps.append((dist, b, cue))
+            if cat in ("IMPLIES_PAST", "NEGATED_IMPLIES_PAST"):
+                m.implies_past = True
+                m.cue("implied_past", cue)
+            if cat == "CONDITIONAL" and m.modality == "actual":
+                m.modality = "conditional"
+                m.cue("modality", cue)
+            if cat == "HYPOTHETICAL":
+                m.modality = "hypothetical"
+                m.cue("modality", cue)
+            if cat in ("OTHER", "OTHER_PRONOUN") and "experiencer" not in m.fixed:
+                m.experiencer = "other"
+                m.exp_cue_kind = cat
+                words = cue.lower().split()
+                m.detail = words[-1] if words else None
+                m.cue("experiencer", cue)
+            if cat == "DECLINED":
+                m.value["_declined"] = True
+                m.cue("status", cue)
+        if temps:
+            temps.sort(key=lambda x: (x[0], {"past": 0, "recent": 1, "future": 2, "current": 3}[x[1]]))
+            m.temporality = temps[0][1]
+            m.cue("temporality", temps[0][2])
+        # reflexive third person in a session: someone else's behaviour
+        if mode == "session" and "experiencer" not in m.fixed and m.type in ("RISK",) and \
+                re.search(r"\b(himself|herself|themselves)\b", sp.text, I) and m.experiencer == "client":
+            m.experiencer = "other"
+            m.detail = "he/she"
+            m.exp_cue_kind = "OTHER_PRONOUN"
+            m.cue("experiencer", sp.text.split()[-1])
+        if spec.method_from_context:
+            m.value["_method_ctx"] = True
+        if spec.means_from_context:
+            m.value["_means_ctx"] = True
+        return m
+
+    # ------------------------------------------------------------------ per-turn rules
+    def _turn_rules(self, turn: Turn, turns, mode, base):
+        text = turn.text
+        self._warning_lists(turn)
+        self._disposed(turn)
+        self._except_reopen(turn)
+        self._anaphora(turn, base)
+        self._distress(turn, turns, mode)
+        self._followups(turn, turns, mode, base)
+        self._supports(turn, mode)
+        # values that need the sentence
+        for m in turn.mentions:
+            ss, se = _sent_of(turn, m.start)
+            sent = text[ss:se]
+            span = text[m.start:m.end]
+            if m.type == "RISK":
+                if not m.value.get("method") and m.subtype not in ("harm_to_others", "ideation_passive"):
+                    meth = _find_word(METHOD_WORDS, span)
+                    if not meth and m.subtype in ("attempt", "ideation_active", "preparatory", "self_harm", "plan", None):
+                        ws, we = max(ss, m.start - 30), min(se, m.end + 30)
+                        for name, pat in METHOD_WORDS:
+                            hit = re.search(r"\b(" + pat + r")\b", text[ws:we], I)
+                            if hit:
+                                hs, he = ws + hit.start(), ws + hit.end()
+                                between = text[min(he, m.end):max(hs, m.start)] if hs >= m.end else text[he:m.start]
+                                if re.search(r"[.;,]|\b(but|and|reports|denies)\b", between, I):
+                                    continue
+                                meth = name
+                                m.start, m.end = min(m.start, hs), max(m.end, he)
+                                m.cue("method", hit.group(0))
+                                break
+                    if meth and not (m.subtype == "self_harm" and meth not in ("cutting", "overdose", "hanging")):
+                        m.value["method"] = meth
+            elif m.type in ("MEANS", "MEANS_SAFETY"):
+                if not m.value.get("means"):
+                    mm = _find_word(MEANS_WORDS, span) if m.type == "MEANS_SAFETY" or m.value.get("_means_ctx") is None else None
+                    if mm and not (mm == "vehicle" and m.type == "MEANS_SAFETY"):
+                        m.value["means"] = mm
+                if m.type == "MEANS_SAFETY" and not m.value.get("action"):
+                    pre = text[max(ss, m.start - 40):m.start]
+                    if re.search(r"\b(hold|keep|store|take|pick up|come get|come pick up)\b", span, I) and (
+                            re.search(rf"\b(she|he|they|someone|somebody|{PERSON_NOUN})\b|\b[A-Z][a-z]+\b", pre)
+                            or re.search(r"\bat (his|her|their) (house|place)|\bin (his|her|their) (car|truck|house|safe)", span, I)):
+                        m.value["action"] = "hand_over"
+                    elif re.search(r"\b(hold|keep|store)\b", span, I) and re.search(r"\block", sent, I):
+                        m.value["action"] = "lock"
+            elif m.type == "COPING":
+                self._coping_values(turn, m, sent, ss)
+            elif m.type == "PROTECTIVE":
+                if not m.value.get("factor"):
+                    f = _nearest_word(PROTECTIVE_WORDS, text[ss:m.start], m.start - ss) if m.start > ss else None
+                    f = f or _find_word(PROTECTIVE_WORDS, span) or _nearest_word(PROTECTIVE_WORDS, text, m.start)
+                    if f:
+                        m.value["factor"] = f
+            elif m.type == "PRECIPITANT":
+                m.value.setdefault("event", span)
+                if base is not None and not m.value.get("date"):
+                    for tm in TIMEX.finditer(sent):
+                        if tm.group("day"):
+                            d, _ = nz.resolve_day(tm.group("day"), base, prefer="past")
+                            if d:
+                                m.value["date"] = d.isoformat()
+                                break
+                    if not m.value.get("date"):
+                        am = re.search(r"\b(\w+|a) (days?|weeks?) ago\b|\byesterday\b|\blast night\b", sent, I)
+                        if am:
+                            d, _ = nz.resolve_day(am.group(0), base, prefer="past")
+                            if d:
+                                m.value["date"] = d.isoformat()
+            elif m.type == "REFERRAL":
+                self._referral_values(turn, m, sent, mode)
+            elif m.type == "CONSENT":
+                if m.value.pop("_declined", None) or m.polarity == "negated":
+                    m.value["granted"] = False
+                    m.polarity = "affirmed"
+            if m.type in ("MEANS_SAFETY", "FOLLOW_UP") and m.value.pop("_declined", None):
+                m.polarity = "negated"
+            m.value.pop("_declined", None)
+
+    def _coping_values(self, turn, m, sent, ss):
+        text = turn.text
+        clause_start = ss
+        for b in re.finditer(r"[,;]|\bbut\b", text[ss:m.start]):
+            clause_start = ss + b.end()
+        pre = text[clause_start:m.start]
+        post = text[m.end:min(len(text), m.end + 60)]
+        post_clause = re.split(r"[.;?!,]|\bbut\b", post)[0]
+        whole = pre + text[m.start:m.end] + post_clause
+        if re.search(r"\b(will|'ll|going to|gonna|could|plan(s|ned)? to|agreed to|would|try to|can try|should|is going to)\b", pre, I):
+            m.value.setdefault("status", "planned")
+        else:
+            m.value.setdefault("status", "tried")
+        rest = text[m.end:_sent_of(turn, m.start)[1]]
+        if re.search(r"\b(worse|didn't (do anything|help|work)|did not (help|work)|doesn't (help|work)|does not (help|work)|"
+                     r"no use|useless|nothing helps)\b", whole, I) or re.search(
+                r"\bbut (it|that|they|this) (didn't|did not|doesn't|does not|never) (do anything|help|work)", rest, I):
+            m.value.setdefault("efficacy", "unhelpful")
+        elif re.search(r"\b(helps|helped|works|worked|better|calms)\b", whole, I):
+            m.value.setdefault("efficacy", "helpful")
+        else:
+            m.value.setdefault("efficacy", "unknown")
+        m.value.setdefault("maladaptive", bool(re.search(r"\b(drink\w*|alcohol|beer|using|drugs|high|cutting|smok\w*)\b",
+                                                         text[m.start:m.end], I)))
+
+    def _referral_values(self, turn, m, sent, mode):
+        if m.value.pop("_declined", None) or m.polarity == "negated":
+            m.value["status"] = "declined"
+            m.polarity = "affirmed"
+            return
+        if turn.role == "client":
+            if re.search(r"\b(hold|hung up|no answer|didn't answer|did not answer|couldn't get through|could not get through|busy|no one (answered|picked up)|nobody (answered|picked up))\b", sent, I) \
+                    and re.search(r"\b(called|tried|texted|went)\b", sent, I):
+                m.value["status"] = "attempted"
+            elif re.search(r"\b(called|texted|went|used|attended|have been going|go to)\b", sent, I):
+                m.value["status"] = "accepted"
+            elif re.search(r"\b(will|'ll|going to|gonna)\b", sent, I):
+                m.value["status"] = "accepted"
+            return
+        if re.search(r"\b(scheduled|appointment|booked|intake (is|on))\b", sent, I):
+            m.value["status"] = "scheduled"
+        elif re.search(r"\b(agreed to|agrees to|accepted|will go|will call|plans to|is going to|will attend|will contact)\b", sent, I):
+            m.value["status"] = "accepted"
+        else:
+            m.value["status"] = "given"
+
+    def _warning_lists(self, turn: Turn):
+        text = turn.text
+        for wm in WARNING_LIST.finditer(text):
+            ls, le = wm.start("list"), wm.end("list")
+            parts = []
+            pos = ls
+            for sep in re.finditer(r",\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+", text[ls:le]):
+                parts.append((pos, ls + sep.start()))
+                pos = ls + sep.end()
+            parts.append((pos, le))
+            for m in turn.mentions:
+                if ls <= m.start < le and m.type in ("RISK_FACTOR", "TRIGGER"):
+                    m.drop = True
+            for s, e in parts:
+                while s < e and text[s] in " \t\n":
+                    s += 1
+                while e > s and text[e - 1] in " \t\n.":
+                    e -= 1
+                if e - s < 3:
+                    continue
+                mm = Mention(turn=turn.idx, start=s, end=e, type="TRIGGER", rule_id="warning-sign-list",
+                             value={"pattern": text[s:e]})
+                mm.cue("type", "warning signs")
+                turn.mentions.append(mm)
+
+    def _disposed(self, turn: Turn):
+        for a in turn.mentions:
+            if a.type == "MEANS_SAFETY" and a.value.get("action") == "dispose":
+                for b in turn.mentions:
+                    if b.type == "MEANS" and a.start <= b.start and b.end <= a.end:
+                        b.drop = True
+
+    def _except_reopen(self, turn: Turn):
+        text = turn.text
+        means = [m for m in turn.mentions if m.type == "MEANS" and not m.drop]
+        for a in means:
+            if a.polarity != "negated":
+                continue
+            for b in means:
+                if b is a or b.start <= a.end or _sent_of(turn, a.start) != _sent_of(turn, b.start):
+                    continue
+                between = text[a.end:b.start]
+                if re.search(r"\b(except|other than|apart from|aside from|but)\b", between, I) and len(between) < 60:
+                    a.polarity = "affirmed"
+                    a.end = b.end
+                    a.cues.pop("polarity", None)
+                    a.cue("polarity", "except")
+                    b.drop = True
+                    break
+
+    def _anaphora(self, turn: Turn, base):
+        text = turn.text
+        risks = [m for m in turn.mentions if m.type == "RISK"]
+        if not risks:
+            return
+        for am in ANAPHORA.finditer(text):
+            ante = [m for m in risks if m.end <= am.start()]
+            if not ante or any(m.start >= am.start() and m.start < am.end() for m in risks):
+                continue
+            a = ante[-1]
+            mm = Mention(turn=turn.idx, start=am.start(), end=am.end(), type="RISK", rule_id="anaphora-risk",
+                         subtype=a.subtype, value={k: v for k, v in a.value.items() if k == "method"})
+            mm.cue("type", am.group(1))
+            clause = am.group(0)
+            if re.search(r"\b(n't|not|never|no longer)\b", clause, I):
+                mm.polarity = "negated"
+                mm.cue("polarity", "not")
+            for rx, cat in self.ctx_time:
+                tmm = rx.search(clause)
+                if tmm:
+                    b = nz.bucket(tmm.group(0), base) if cat == "TIME" else {"HISTORICAL": "past", "CURRENT": "current", "RECENT": "recent", "FUTURE": "future"}[cat]
+                    if b:
+                        mm.temporality = b
+                        mm.cue("temporality", tmm.group(0))
+                        break
+            turn.mentions.append(mm)
+
+    def _distress(self, turn: Turn, turns, mode):
+        text = turn.text
+        prev_q = None
+        if mode == "session" and turn.role != "counselor" and turn.idx > 0 and turns[turn.idx - 1].role == "counselor" \
+                and RATING_Q.search(turns[turn.idx - 1].text):
+            prev_q = turns[turn.idx - 1].text
+        if turn.role == "counselor" and mode == "session" and "?" in text:
+            return  # the counselor's rating question is not a rating
+        if not (RATING_CTX.search(text) or prev_q):
+            return
+        scale_src = text if SCALE_RE.search(text) else (prev_q or "")
+        scale = None
+        sm = SCALE_RE.search(scale_src)
+        if sm:
+            lo = 0 if sm.group(1).lower() in ("zero", "0") else 1
+            hi = 100 if "hundred" in sm.group(2).lower() or sm.group(2) == "100" else 10
+            scale = f"{lo}-{hi}"
+        elif prev_q and re.search(r"\bsame\b", prev_q, I):
+            for t in reversed(turns[:turn.idx]):
+                for m in t.mentions:
+                    if m.type == "DISTRESS" and m.value.get("scale"):
+                        scale = m.value["scale"]
+                        break
+                if scale:
+                    break
+        masked = SCALE_RE.sub(lambda x: " " * len(x.group(0)), text)
+        masked = re.sub(r"\b(scale|rate|rating|rated) (of|from)\b", lambda x: " " * len(x.group(0)), masked, flags=I)
+        nums = []
+        for nm in NUM_RE.finditer(masked):
+            if UNIT_AFTER.match(masked[nm.end():]):
+                continue
+            pre = (nm.group("pre") or "").strip().lower()
+            sent_s, _ = _sent_of(turn, nm.start())
+            at_sent_start = not text[sent_s:nm.start()].strip()
+            if not (pre or nm.group("outof") or at_sent_start or prev_q):
+                continue
+            if not pre and not nm.group("outof") and not prev_q and not at_sent_start:
+                continue
+            v = nz.number_value(nm.group("num"))
+            if v is None:
+                continue
+            if nm.group("half"):
+                v += 0.5
+            if scale and v > int(scale.split("-")[1]):
+                continue
+            if not scale and v > 100:
+                continue
+            nums.append((nm.start("num") if not pre else nm.start(), nm.end(), v))
+        if not nums:
+            return
+        groups = []
+        for n in nums:
+            if groups:
+                last = groups[-1][-1]
+                between = text[last[1]:n[0]]
+                if len(between) <= 12 and re.fullmatch(r"[\s,.]*(maybe|or|to|-|,)?[\s,.]*(maybe )?(a |an )?", between, I):
+                    groups[-1].append(n)
+                    continue
+            groups.append([n])
+        for g in groups:
+            s, e = g[0][0], g[-1][1]
+            vals = [nz.clean_number(x[2]) for x in g]
+            value = vals[0] if len(vals) == 1 else [min(vals), max(vals)]
+            m = Mention(turn=turn.idx, start=s, end=e, type="DISTRESS", rule_id="distress-rating",
+                        value={"value": value})
+            if scale:
+                m.value["scale"] = scale
+            ss, se = _sent_of(turn, s)
+            tps = list(re.finditer(r"\b(at the (start|beginning)|start of|beginning of|initially|at first|by the end|at the end|end of the call|end of the session|by the close)\b", text[ss:se], I))
+            tp = None
+            if tps:
+                def _d(x):
+                    a, b = ss + x.start(), ss + x.end()
+                    return (a - e) if a >= e else (s - b) + 5
+                tp = min(tps, key=_d)
+                if _d(tp) > 50:
+                    tp = None
+            if tp:
+                m.value["time_point"] = "start" if re.search(r"start|beginning|initially|first", tp.group(0), I) else "end"
+                m.cue("time_point", tp.group(0))
+            if len(vals) > 1 or re.search(r"\b(maybe|like|about|around|i guess)\b", text[max(ss, s - 12):e], I):
+                m.certainty = "possible"
+                m.cue("certainty", "range/hedge")
+            turn.mentions.append(m)
+
+    def _followups(self, turn: Turn, turns, mode, base):
+        text = turn.text
+        has_ref_turn = any(m.type == "REFERRAL" for m in turn.mentions)
+        last_date = None
+        for ss, se in turn.sents:
+            sent = text[ss:se]
+            contacts = list(CONTACT.finditer(sent))
+            for ci, cm in enumerate(contacts):
+                verb = cm.group(1).lower()
+                if verb.startswith("go") and not (has_ref_turn or re.search(r"\b(clinic|appointment|group|er|emergency|hospital|there)\b", sent[cm.end():cm.end() + 40], I)):
+                    continue
+                prev_end = contacts[ci - 1].end() if ci else 0
+                next_start = contacts[ci + 1].start() if ci + 1 < len(contacts) else len(sent)
+                before = sent[prev_end:cm.start()]
+                cut = 0
+                for b in CLAUSE_BOUND.finditer(before):
+                    cut = b.end()
+                before_c = before[cut:]
+                after = sent[cm.end():next_start]
+                ab = CLAUSE_BOUND.search(after, 1)
+                after_c = after[:ab.start()] if ab else after
+                scheduled = re.search(r"\b(scheduled|appointment|booked)\b", sent, I)
+                if not (COMMIT.search(before_c) or scheduled or (verb.startswith("follow") and re.search(r"\bscheduled|\bwill\b", sent, I))):
+                    continue
+                if mode == "dictation" and not re.search(r"\b(client|counselor|writer|clinician|she|he|i|we|they|patient)\b", before_c + " " + verb, I) and not scheduled:
+                    continue
+                times = list(TIMEX.finditer(after_c)) + list(TIMEX.finditer(before_c))
+                obj_pair = re.search(r"^\s*(me|you|back|in with you)\b", after_c, I) or "back" in verb or verb.startswith("check") or "you" in verb
+                if not (times or obj_pair or scheduled):
+                    continue
+                if re.search(r"\b(can|could) (call|text)\b", before_c[-12:] + verb, I) and not re.search(r"\bcould (you|i)\b", before_c, I):
+                    continue
+                # who
+                who = None
+                subj = list(re.finditer(r"\b((?i:i'd|i'll|i|you'll|you|we'll|we|he|she|they|client|counselor|writer|clinician|this writer)|[A-Z][a-z]+)\b", before_c if before_c.strip() else before))
+                if subj:
+                    w = subj[-1].group(1)
+                    wl = w.lower()
+                    if wl.startswith("i") and wl in ("i", "i'd", "i'll"):
+                        who = turn.role if turn.role in ("counselor", "client") else None
+                    elif wl.startswith("you"):
+                        who = {"counselor": "client", "client": "counselor"}.get(turn.role)
+                    elif wl.startswith("we"):
+                        who = "counselor" if turn.role == "counselor" else None
+                    elif wl in ("counselor", "writer", "clinician", "this writer"):
+                        who = "counselor"
+                    elif wl in ("client",) or (wl in ("he", "she") and mode == "dictation"):
+                        who = "client"
+                    elif w[0].isupper() and w not in NOT_NAMES:
+                        who = "other"
+                elif mode == "dictation" and scheduled:
+                    who = None
+                day = tme = None
+                raw = []
+                for tm in sorted(times, key=lambda x: x.start()):
+                    if tm.group("day") and not day:
+                        day = tm.group("day")
+                        raw.append(day)
+                    elif tm.group("time") and not tme:
+                        tme = tm.group("time")
+                        raw.append(tme)
+                value: dict[str, Any] = {"who": who, "action": re.sub(r"s$|ing$", "", verb.split()[0]) if verb else None}
+                ambiguity: list[str] = []
+                when = None
+                if base is not None:
+                    date = None
+                    if day:
+                        date, notes = nz.resolve_day(day, base, prefer="future")
+                        ambiguity += notes
+                    elif tme and last_date:
+                        date = last_date
+                    elif tme:
+                        date = base.date()
+                    if date:
+                        last_date = date
+                        when = date.isoformat()
+                        if tme:
+                            r = nz.resolve_time(tme)
+                            if r:
+                                h, mi, notes = r
+                                ambiguity += notes
+                                when = f"{date.isoformat()}T{h:02d}:{mi:02d}:00"
+                if raw:
+                    value["when_raw"] = " ".join(raw)
+                if when:
+                    value["when"] = when
+                if ambiguity:
+                    value["ambiguity"] = sorted(set(ambiguity))
+                cond = re.search(r"\b(if|unless|in case)\b[^,.;]*", sent, I)
+                if cond and (cond.start() < cm.start() or cond.start() < cm.end() + len(after_c)):
+                    value["condition"] = cond.group(0)
+                st = ss + prev_end + cut + (subj[-1].start() if subj and before_c.strip() else len(before_c))
+                st = min(st, ss + cm.start())
+                en = ss + cm.end()
+                for tm in times:
+                    if tm in TIMEX.finditer(after_c):
+                        pass
+                ends = [ss + cm.end() + t.end() for t in TIMEX.finditer(after_c)]
+                if ends:
+                    en = max(en, max(ends))
+                else:
+                    en = min(ss + cm.end() + len(after_c.rstrip(" ,.?")), ss + cm.end() + 60)
+                m = Mention(turn=turn.idx, start=st, end=en, type="FOLLOW_UP", rule_id="follow-up", value=value)
+                m.temporality = "future"
+                m.cue("type", verb)
+                turn.mentions.append(m)
+
+    def _supports(self, turn: Turn, mode):
+        text = turn.text
+        for sv in SUPPORT_VERB.finditer(text):
+            rest = text[sv.end():]
+            wm = SUPPORT_WHO.match(rest)
+            who = wm.group(1) if wm else None
+            if not who:
+                nm = NAME_LIST.match(rest)
+                if nm and nm.group(1).split(",")[0].split()[0] not in NOT_NAMES:
+                    who = nm.group(1)
+            if not who:
+                continue
+            s, e = sv.start(), sv.end() + len(who)
+            ss, se = _sent_of(turn, s)
+            if any(m.type == "MEANS_SAFETY" and ss <= m.start < se for m in turn.mentions):
+                continue
+            if re.search(r"\b(about the|pick up)\b", text[e:se], I):
+                continue
+            clause = re.split(r",|\band\b|\bor\b|\bthen\b", text[e:se], flags=I)[0]
+            role = "distraction" if DISTRACTION.search(sv.group(0) + " " + who + " " + clause) else "help"
+            m = Mention(turn=turn.idx, start=s, end=e, type="SUPPORT", rule_id="support-contact",
+                        value={"who": who, "role": role})
+            m.cue("type", sv.group(1))
+            turn.mentions.append(m)
+
+    # ------------------------------------------------------------------ discourse (sessions)
+    def _question_topic(self, turn: Turn, ss: int, se: int):
+        sent = turn.text[ss:se]
+        is_q = sent.rstrip().endswith("?") or SCREEN_Q.match(sent.strip())
+        if not is_q or WH_Q.match(sent.strip()) and not re.match(r"^(?:(?:and|so|okay|now),?\s+)*(where|how (much|often|many|long))\b", sent.strip(), I):
+            return None
+        if PROPOSAL.search(sent):
+            return None
+        if not (SCREEN_Q.match(sent.strip()) or SCREEN_Q_ANY.search(sent)):
+            return None
+        ms = [m for m in turn.mentions if ss <= m.start < se and m.type in RISK_TYPES and not m.drop]
+        if not ms or all(m.polarity == "negated" for m in ms):
+            return None
+        order = {"RISK": 0, "RISK_FACTOR": 1, "MEANS": 2}
+        top = sorted(ms, key=lambda m: (order[m.type], m.start))[0]
+        topic = {"type": top.type, "subtype": top.subtype, "value": {k: v for k, v in top.value.items() if not k.startswith("_")},
+                 "experiencer": "other" if THIRD_SUBJ.match(sent.strip()) or top.experiencer == "other" else "client",
+                 "temporality": None, "method_q": bool(METHOD_Q.search(sent)), "turn": turn.idx, "sent": (ss, se),
+                 "definite": False, "detail": top.detail}
+        if re.search(r"\b(ever|before|in your life|in the past|history)\b", sent, I) and not re.search(r"\bin the past (month|week|two weeks|few)", sent, I):
+            topic["temporality"] = "past"
+        elif re.search(r"\b(tonight|right now|today|currently|now)\b", sent, I):
+            topic["temporality"] = "current"
+        elif re.search(r"\b(in the past (month|week|two weeks|few \w+)|lately|recently|this week)\b", sent, I):
+            topic["temporality"] = "recent"
+        if top.type == "MEANS":
+            if re.search(r"\b(the|those|that|these|your|his|her)\s+(\w+\s+)?(" + MEANS_WORDS[0][1] + "|" + MEANS_WORDS[1][1] + r")\b", sent, I) \
+                    and not re.search(r"\b(any|a|an)\s+(\w+\s+)?(" + MEANS_WORDS[0][1] + "|" + MEANS_WORDS[1][1] + r")\b", sent, I):
+                topic["definite"] = True
+        for m in ms:
+            m.modality = "question"
+            m.polarity = "affirmed"
+            m.certainty = "certain"
+            m.cues.pop("polarity", None)
+            m.cue("modality", "?")
+            m.implies_past = False
+            if topic["experiencer"] == "other" and "experiencer" not in m.fixed:
+                m.experiencer = "other"
+        return topic
+
+    def _answer_class(self, text: str) -> tuple[str, re.Match | None]:
+        t = ANSWER_PREFIX.sub("", text.strip())
+        off = len(text.strip()) - len(t)
+        for cls, rx in (("hedge", HEDGE_ANSWER), ("neg", NEG_ANSWER), ("aff", AFF_ANSWER)):
+            m = rx.match(t)
+            if m:
+                return cls, (off, off + m.end())
+        return "content", None
+
+    def _discourse(self, turns, base):
+        other_focus = False
+        for t in turns:
+            for m in t.mentions:
+                if m.type == "RISK" and m.experiencer == "other" and m.exp_cue_kind == "OTHER_PRONOUN" and m.modality == "actual":
+                    other_focus = True
+        for ti, turn in enumerate(turns):
+            nxt = turns[ti + 1] if ti + 1 < len(turns) else None
+            reply = nxt if nxt is not None and nxt.role != "counselor" else None
+            if turn.role == "counselor":
+                # counselor references inside statements / proposals are not items (README "Where an item sits")
+                qsents = []
+                for ss, se in turn.sents:
+                    topic = self._question_topic(turn, ss, se)
+                    if topic:
+                        turn.questions.append(topic)
+                        qsents.append((ss, se))
+                for m in turn.mentions:
+                    if m.modality == "question" or m.drop:
+                        continue
+                    if m.type in ("MEANS", "RISK_FACTOR") and DEFINITE.search(turn.text[max(0, m.start - 25):m.start]):
+                        ss, se = _sent_of(turn, m.start)
+                        if not ASSERT_POSSESS.search(turn.text[ss:m.start]) or turn.text[ss:se].rstrip().endswith("?"):
+                            m.drop = True
+                    if m.type == "CONSENT" and turn.text[slice(*_sent_of(turn, m.start))].rstrip().endswith("?"):
+                        m.drop = True
+                    if m.type in RISK_TYPES and turn.text[slice(*_sent_of(turn, m.start))].rstrip().endswith("?") and m.modality != "question":
+                        m.drop = True  # open question mentioning a risk word; the safety net still sees it
+                if reply is not None:
+                    self._answers(turn, reply, turns)
+                    self._proposal_replies(turn, reply)
+                    self._special_questions(turn, reply)
+                elif nxt is None or nxt.role == "counselor":
+                    pass
+            elif turn.role in ("client", "unknown"):
+                for m in turn.mentions:
+                    if m.type == "MEANS" and DEFINITE.search(turn.text[max(0, m.start - 25):m.start]) and \
+                            not ASSERT_POSSESS.search(turn.text[slice(*_sent_of(turn, m.start))]) and any(
+                            x.type == "MEANS" and x.value.get("means") == m.value.get("means") and not x.drop
+                            for pt in turns[max(0, ti - 30):ti] for x in pt.mentions):
+                        m.drop = True  # a reference back to means already in the draft
+                    if m.type == "REFERRAL" and not CLIENT_REF_ACTION.search(turn.text[slice(*_sent_of(turn, m.start))]):
+                        m.drop = True
+                if other_focus:
+                    for m in turn.mentions:
+                        if m.type in ("MEANS",) and m.experiencer == "client":
+                            ss, se = _sent_of(turn, m.start)
+                            pre = turn.text[ss:m.start]
+                            if re.search(r"\b(he|she|they)\b", pre, I) and not re.search(r"\b(i|my|me)\b", pre, I):
+                                m.experiencer = "other"
+                                m.cue("experiencer", "he/she")
+        # narrative time carried over from the previous turns of the same speaker
+        for ti, turn in enumerate(turns):
+            for m in turn.mentions:
+                if m.temporality is None and m.type in ("RISK", "MEANS") and m.modality == "actual" and turn.role == "client":
+                    ss, se = _sent_of(turn, m.start)
+                    if not PAST_VERB.search(turn.text[ss:se]):
+                        continue
+                    for pt in reversed(turns[max(0, ti - 4):ti]):
+                        if pt.role != turn.role:
+                            continue
+                        tb = [b for b, _ in pt.times if b in ("recent", "past")]
+                        if tb:
+                            m.temporality = tb[-1]
+                            m.cue("temporality", "earlier turn")
+                            break
+
+    def _span_head(self, turn: Turn, cls_span) -> tuple[int, int]:
+        text = turn.text
+        lead = len(text) - len(text.lstrip())
+        s0 = lead
+        first = turn.sents[0] if turn.sents else (0, len(text))
+        e = first[1]
+        words = len(text[s0:e].split())
+        if cls_span and words > 8:
+            e = s0 + cls_span[1]
+        while e > s0 and text[e - 1] in " \n":
+            e -= 1
+        return s0, max(e, s0 + 1)
+
+    def _answers(self, qturn: Turn, reply: Turn, turns):
+        for topic in qturn.questions:
+            cls, cspan = self._answer_class(reply.text)
+            same = [m for m in reply.mentions if m.type == topic["type"] and not m.drop]
+            if topic["experiencer"] == "other":
+                for m in same:
+                    if "experiencer" not in m.fixed:
+                        m.experiencer = "other"
+                        m.cue("experiencer", "question about someone else")
+            if topic["method_q"]:
+                means = [m for m in reply.mentions if m.type == "MEANS" and not m.drop]
+                meth = MEANS_TO_METHOD.get(means[0].value.get("means")) if means else None
+                tm = re.search(r"\b(i've|i have|i|i'd|i've been) (thought|been thinking|thinking) about (that|it|this|using (it|that|them))\b", reply.text, I)
+                if tm:
+                    s, e = tm.start(), tm.end()
+                elif means:
+                    s, e = means[0].start, means[0].end
+                else:
+                    s = e = None
+                if s is not None and not any(m.type == "RISK" and m.start <= s < m.end for m in reply.mentions):
+                    mm = Mention(turn=reply.idx, start=s, end=e, type="RISK", subtype="ideation_active",
+                                 rule_id="answer-method-question", source="discourse",
+                                 value={"method": meth} if meth else {})
+                    mm.cue("type", "answer to a question about method")
+                    reply.mentions.append(mm)
+                    continue
+            if cls == "content" and same:
+                continue
+            if topic["type"] == "MEANS" and same:
+                continue
+            if topic["type"] == "MEANS" and topic["definite"] and cls == "neg":
+                continue
+            s, e = self._span_head(reply, cspan)
+            mm = Mention(turn=reply.idx, start=s, end=e, type=topic["type"], subtype=topic["subtype"],
+                         value=dict(topic["value"]), rule_id="answer-to-screening-question", source="discourse",
+                         experiencer=topic["experiencer"], detail=topic.get("detail") if topic["experiencer"] == "other" else None)
+            mm.cue("type", "answer to the question in the previous turn")
+            if cls == "neg":
+                mm.polarity = "negated"
+                mm.cue("polarity", reply.text[cspan[0]:cspan[1]] if cspan else "no")
+            elif cls == "hedge":
+                mm.certainty = "possible"
+                mm.cue("certainty", reply.text[cspan[0]:cspan[1]])
+                if NEG_HEDGES.match(ANSWER_PREFIX.sub("", reply.text.strip())):
+                    mm.polarity = "negated"
+                    mm.cue("polarity", reply.text[cspan[0]:cspan[1]])
+            elif cls == "content":
+                mm.flags.append("answer_inferred")
+            tb = [b for b, _ in reply.times]
+            if tb:
+                mm.temporality = tb[0]
+            elif topic["temporality"]:
+                mm.temporality = topic["temporality"]
+            if topic["type"] == "RISK_FACTOR" and topic["value"].get("factor") == "family_history_suicide":
+                mm.experiencer = "other"
+                mm.fixed.add("experiencer")
+            reply.mentions.append(mm)
+
+    def _proposal_replies(self, turn: Turn, reply: Turn):
+        props = [m for m in turn.mentions if m.type in ("REFERRAL", "MEANS_SAFETY") and not m.drop and m.modality != "question"]
+        if not props:
+            return
+        cls, cspan = self._answer_class(reply.text)
+        t = ANSWER_PREFIX.sub("", reply.text.strip())
+        if re.match(r"^(no|nope|nah|i don't want|i'd rather not|not really|i can't|i won't|i don't think)", t, I):
+            cls = "neg"
+        elif re.match(rf"^((my|his|her) (\w+ )?({PERSON_NOUN})( [A-Z][a-z]+)?|[A-Z][a-z]+) (could|can|will|would)\b", t, I):
+            cls = "aff"
+        for m in props:
+            if m.type == "REFERRAL" and m.value.get("status") in ("given", None):
+                if cls in ("aff", "hedge") and not NEG_HEDGES.match(t):
+                    m.value["status"] = "accepted"
+                    m.cue("status", "reply: " + (reply.text[cspan[0]:cspan[1]] if cspan else "yes"))
+                elif cls == "neg" or NEG_HEDGES.match(t):
+                    m.value["status"] = "declined"
+                    m.cue("status", "reply: no")
+            elif m.type == "MEANS_SAFETY":
+                if cls == "neg":
+                    m.polarity = "negated"
+                    m.cue("polarity", "reply: no")
+        ms_props = [m for m in props if m.type == "MEANS_SAFETY"]
+        first = reply.text[slice(*reply.sents[0])].strip() if reply.sents else reply.text.strip()
+        if ms_props and not any(m.type == "MEANS_SAFETY" for m in reply.mentions) and cls != "neg" and (
+                re.search(rf"\b(my|his|her|a|our) (\w+ )?({PERSON_NOUN})\b", first, I)
+                or any(w not in NOT_NAMES for w in re.findall(r"(?<=\s)[A-Z][a-z]+\b", first))):
+            s, e = self._span_head(reply, None)
+            mm = Mention(turn=reply.idx, start=s, end=e, type="MEANS_SAFETY", rule_id="reply-to-means-safety-proposal",
+                         source="discourse", value={k: v for k, v in ms_props[0].value.items() if k in ("means",)})
+            mm.value["action"] = "hand_over"
+            mm.cue("type", "reply to a means-safety proposal")
+            reply.mentions.append(mm)
+
+    def _special_questions(self, turn: Turn, reply: Turn):
+        qtext = turn.text
+        cls, cspan = self._answer_class(reply.text)
+        # consent to record: the item sits at the client's answer
+        if RECORD_REQ.search(qtext) and "?" in qtext and not any(m.type == "CONSENT" for m in reply.mentions):
+            if cls in ("aff", "neg", "hedge"):
+                s, e = self._span_head(reply, cspan)
+                mm = Mention(turn=reply.idx, start=s, end=e, type="CONSENT", rule_id="answer-to-consent-request",
+                             source="discourse", value={"scope": "recording", "granted": cls != "neg"})
+                mm.cue("granted", reply.text[cspan[0]:cspan[1]] if cspan else "")
+                reply.mentions.append(mm)
+        qsent = [turn.text[s:e] for s, e in turn.sents if turn.text[s:e].rstrip().endswith("?")]
+        qs = " ".join(qsent)
+        if qs and SUPPORT_Q.search(qs) and not any(m.type == "SUPPORT" for m in reply.mentions) and cls != "neg":
+            s, e = self._span_head(reply, None)
+            role = "distraction" if DISTRACTION.search(reply.text) else ("help" if re.search(r"\b(reach out|help|turn to|call|lean on)\b", qs, I) else None)
+            mm = Mention(turn=reply.idx, start=s, end=e, type="SUPPORT", rule_id="answer-to-support-question",
+                         source="discourse", value={"role": role} if role else {})
+            mm.cue("type", "answer to who could help")
+            reply.mentions.append(mm)
+        if qs and REASONS_Q.search(qs) and not any(m.type == "PROTECTIVE" for m in reply.mentions) and cls != "neg":
+            f = _find_word(PROTECTIVE_WORDS, reply.text[:self._span_head(reply, None)[1]]) or _find_word(PROTECTIVE_WORDS, reply.text)
+            s, e = self._span_head(reply, None)
+            mm = Mention(turn=reply.idx, start=s, end=e, type="PROTECTIVE", rule_id="answer-to-reasons-question",
+                         source="discourse", value={"factor": f} if f else {})
+            mm.cue("type", "answer to what matters")
+            reply.mentions.append(mm)
+        if qs and HARDEST_Q.search(qs) and not any(m.type == "PRECIPITANT" for m in reply.mentions) and cls == "content":
+            s, e = self._span_head(reply, None)
+            mm = Mention(turn=reply.idx, start=s, end=e, type="PRECIPITANT", rule_id="answer-to-precipitant-question",
+                         source="discourse", value={"event": reply.text[s:e]})
+            reply.mentions.append(mm)
+
+    # ------------------------------------------------------------------ whole-transcript post-processing
+    def _post(self, turns, mode, base):
+        all_m = [m for t in turns for m in t.mentions if not m.drop]
+        # family / friends' suicidal behaviour in the client's history -> RISK_FACTOR
+        for t in turns:
+            for m in t.mentions:
+                if m.drop:
+                    continue
+                if m.type == "RISK" and m.experiencer == "other" and m.exp_cue_kind == "OTHER" and m.modality == "actual" and (
+                        m.temporality == "past" or m.subtype == "attempt"):
+                    m.type = "RISK_FACTOR"
+                    kin = re.search(rf"\b({KIN})\b", m.detail or "", I)
+                    m.value = {"factor": "family_history_suicide" if kin else "exposure_to_suicide"}
+                    m.subtype = None
+                    m.cue("type", "someone else's suicidal behaviour")
+                elif m.type in ("RISK_FACTOR", "PRECIPITANT") and m.experiencer == "other" and \
+                        m.value.get("factor") not in ("family_history_suicide", "exposure_to_suicide") and "experiencer" not in m.fixed:
+                    focus = any(x.type == "RISK" and x.experiencer == "other" and x.exp_cue_kind == "OTHER_PRONOUN" for x in all_m)
+                    if not focus or m.type == "PRECIPITANT" or m.value.get("factor") == "recent_loss":
+                        m.drop = True
+                if m.type == "RISK_FACTOR" and m.value.get("factor") == "family_history_suicide" and m.detail and \
+                        re.fullmatch(rf"({FRIENDS})", m.detail, I):
+                    m.value["factor"] = "exposure_to_suicide"
+                if m.type == "RISK" and m.value.get("_method_ctx") and not m.value.get("method"):
+                    meth = None
+                    for pt in [t] + list(reversed(turns[max(0, t.idx - 4):t.idx])):
+                        ms = [x for x in pt.mentions if x.type == "MEANS" and x.value.get("means") and (pt is not t or x.start < m.start)]
+                        if ms:
+                            meth = MEANS_TO_METHOD.get(ms[-1].value["means"])
+                            break
+                    if meth:
+                        m.value["method"] = meth
+                        m.cue("method", "means talked about")
+                if m.type in ("MEANS", "MEANS_SAFETY") and not m.value.get("means"):
+                    for pt in [t] + list(reversed(turns[max(0, t.idx - 6):t.idx])):
+                        ms = [x for x in pt.mentions if x.type == "MEANS" and x.value.get("means") and (pt is not t or x.start < m.start)]
+                        if not ms and pt is t:
+                            ms = [x for x in pt.mentions if x.type in ("MEANS",) and x.value.get("means")]
+                        if ms:
+                            m.value["means"] = ms[-1].value["means"]
+                            m.cue("means", "earlier mention")
+                            break
+                for k in [k for k in m.value if k.startswith("_")]:
+                    m.value.pop(k, None)
+        # implied earlier episode ("if the urges come back", "no longer")
+        for t in turns:
+            for m in list(t.mentions):
+                if m.drop or not m.implies_past or m.type not in ("RISK", "RISK_FACTOR"):
+                    continue
+                if m.modality not in ("conditional",) and m.polarity != "negated":
+                    continue
+                stated = any(x is not m and not x.drop and x.type == m.type and x.polarity == "affirmed" and x.temporality == "past"
+                             and x.value.get("factor") == m.value.get("factor") for tt in turns for x in tt.mentions)
+                if stated:
+                    continue
+                c = Mention(turn=m.turn, start=m.start, end=m.end, type=m.type, subtype=m.subtype, value=dict(m.value),
+                            experiencer=m.experiencer, detail=m.detail, temporality="past", rule_id=(m.rule_id or "") + "+implied-past",
+                            flags=["implied_past"], fixed=set(m.fixed))
+                c.cue("temporality", (m.cues.get("implied_past") or ["implied"])[0])
+                t.mentions.append(c)
+        # distress time points across a session: first and last rating
+        ratings = [m for t in turns for m in t.mentions if m.type == "DISTRESS" and not m.drop]
+        if mode == "session" and len({m.turn for m in ratings}) >= 2:
+            if "time_point" not in ratings[0].value:
+                ratings[0].value["time_point"] = "start"
+            if "time_point" not in ratings[-1].value:
+                ratings[-1].value["time_point"] = "end"
+
+    # ------------------------------------------------------------------ safety net
+    def _safety_net(self, turns):
+        for t in turns:
+            text = t.text
+            masked = text
+            for s in self.sn_ignore:
+                masked = s.regex.sub(lambda x: " " * len(x.group(0)), masked)
+            hits = []
+            for s in self.sn_terms:
+                for hm in s.regex.finditer(masked):
+                    hits.append((hm.start(), hm.end(), s.id, s.kind))
+            if self.sn_fuzzy:
+                for wm in re.finditer(r"[a-z]{6,14}", masked.lower()):
+                    w = wm.group(0)
+                    if w[0] not in "so" or w in self.sn_fuzzy:
+                        continue
+                    for target in self.sn_fuzzy:
+                        if abs(len(target) - len(w)) <= 2 and difflib.SequenceMatcher(None, w, target).ratio() >= 0.84:
+                            hits.append((wm.start(), wm.end(), "fuzzy:" + target, "asr_variant"))
+                            break
+            live = [m for m in t.mentions if not m.drop]
+            for s, e, sid, kind in hits:
+                if any(m.start < e and s < m.end for m in live):
+                    continue
+                mm = Mention(turn=t.idx, start=s, end=e, type="RISK", certainty="possible", rule_id=sid,
+                             source="safety_net", flags=["safety_net"] + (["asr_variant"] if kind == "asr_variant" else []))
+                mm.cue("type", "risk vocabulary")
+                t.mentions.append(mm)
+                live.append(mm)
