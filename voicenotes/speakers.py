@@ -1,0 +1,1005 @@
+"""Who said it: speaker labels for every word and segment, and counselor / client roles.
+
+``assign_speakers(transcript, audio_path, spec)`` with ``spec``:
+
+* ``channels`` — one party per channel (telehealth, phone lines recorded as stereo). Each word goes
+  to the channel with the most energy over the word's span: exact and cheap.
+* ``N`` (an integer) — a mono recording with N speakers.
+* ``auto`` — stereo whose channels are *uncorrelated* (sample correlation near 0 and one channel
+  clearly louder in most speech frames) is treated as ``channels``; anything else goes through
+  the mono path with the number of speakers estimated.
+
+The mono path: Silero voice-activity regions (the VAD that ships with faster-whisper) ->
+1.6-s windows every 0.4 s -> speaker embeddings (the GE2E voice encoder whose weights ship inside
+the ``resemblyzer`` wheel, run with torch on the CPU; nothing downloads) -> agglomerative
+clustering on cosine distance, the number of speakers estimated by silhouette with a
+same-voice check, or given -> per-frame speaker scores -> each Whisper word scored over its own
+time span -> a Viterbi pass over the words that only allows a change of speaker cheaply at a
+pause or sentence end (turn boundaries refined at word level) -> segments split where the speaker
+changes.
+
+Roles: an enrolled counselor voice (``voicenotes enroll``) picks the counselor by cosine
+similarity; without one, the documented heuristic of :func:`role_heuristic` (who asks the
+questions, who speaks first) gives the counselor and a confidence figure; ``counselor=`` overrides.
+
+numpy, torch and PyAV are imported inside functions: ``voicenotes --help`` stays light. Nothing
+here logs or raises with transcript words.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from voicenotes.errors import (
+    AudioError,
+    DependencyError,
+    InputError,
+    UsageError,
+)
+from voicenotes.schema import Segment, Transcript, Word
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+SAMPLE_RATE = 16000
+FRAME_S = 0.01  # one mel frame (10 ms hop)
+INSTALL_HINT = ("Install speaker separation with: pip install 'voicenotes[speakers]' "
+                "(or, in this checkout: .venv/bin/pip install -e '.[speakers]').")
+ENCODER_NAME = "resemblyzer GE2E voice encoder (resemblyzer 0.1.4, 256-d)"
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class SpeakerOptions:
+    """Settings of the speaker stage, with the defaults used everywhere.
+
+    window_s/hop_s: embedding windows (the encoder was trained on 1.6-s partials).
+    max_speakers: upper bound when the number of speakers is estimated.
+    same_voice_similarity: two clusters whose centroids are at least this similar (cosine) are
+      one voice, so a one-speaker recording is not split in two.
+    switch_penalty: cost of a speaker change between two words with no pause (Viterbi, in
+      units of mean cosine score); ``pause_s`` or a sentence end makes a change free.
+    enroll_match: cosine similarity of a speaker to the enrolled counselor voice needed to call
+      that speaker the counselor.
+    """
+
+    window_s: float = 1.6
+    hop_s: float = 0.75
+    min_region_s: float = 0.3
+    max_speakers: int = 6
+    same_voice_similarity: float = 0.8
+    switch_penalty: float = 0.08
+    pause_s: float = 0.35
+    enroll_match: float = 0.75
+    channel_correlation_max: float = 0.3
+    channel_dominance_min: float = 0.6
+    channel_dominance_db: float = 10.0
+
+
+DEFAULT_OPTIONS = SpeakerOptions()
+
+
+def parse_spec(spec: str | int | None) -> tuple[str, int | None]:
+    """``auto`` | ``channels`` | ``N`` -> (kind, n). Raises UsageError for anything else."""
+    s = str(spec if spec is not None else "auto").strip().lower()
+    if s in ("auto", "channels"):
+        return s, None
+    if s.isdigit() and 1 <= int(s) <= 20:
+        return "n", int(s)
+    raise UsageError(f"--speakers must be auto, channels or a number of speakers from 1 to 20, "
+                     f"not {str(spec)[:20]!r}.",
+                     hint="For example: --speakers auto, --speakers 2 or --speakers channels.")
+
+
+# --------------------------------------------------------------------------- dependencies
+
+
+def _require() -> None:
+    """Raise DependencyError (exit 9) when the optional ``speakers`` extra is missing."""
+    missing = [m for m in ("torch", "sklearn", "resemblyzer") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise DependencyError(
+            "Speaker separation needs optional components that are not installed "
+            f"({', '.join(missing)}).", hint=INSTALL_HINT)
+
+
+def _weights_path() -> Path:
+    """The encoder weights inside the installed resemblyzer package (not imported: its
+    ``__init__`` pulls librosa and webrtcvad, which we do not need)."""
+    spec = importlib.util.find_spec("resemblyzer")
+    if spec is None or not spec.submodule_search_locations:
+        raise DependencyError("The speaker-embedding model is not installed.", hint=INSTALL_HINT)
+    path = Path(list(spec.submodule_search_locations)[0]) / "pretrained.pt"
+    if not path.is_file():
+        raise DependencyError("The speaker-embedding model file is missing from the resemblyzer "
+                              "package.", hint="Reinstall it: " + INSTALL_HINT)
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def load_encoder():
+    """Load the voice encoder once (about 0.1 s after torch is imported)."""
+    _require()
+    import torch
+    from torch import nn
+
+    class _Encoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = nn.LSTM(40, 256, 3, batch_first=True)
+            self.linear = nn.Linear(256, 256)
+
+        def forward(self, mels):
+            _, (hidden, _) = self.lstm(mels)
+            raw = torch.relu(self.linear(hidden[-1]))
+            return raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-8)
+
+    try:
+        state = torch.load(_weights_path(), map_location="cpu", weights_only=True)["model_state"]
+    except DependencyError:
+        raise
+    except Exception:  # noqa: BLE001 - a damaged file: say so plainly
+        raise DependencyError("The speaker-embedding model file could not be read.",
+                              hint="Reinstall it: " + INSTALL_HINT) from None
+    enc = _Encoder()
+    enc.load_state_dict({k: v for k, v in state.items() if k.startswith(("lstm.", "linear."))})
+    enc.eval()
+    return enc
+
+
+# --------------------------------------------------------------------------- features
+
+
+@functools.lru_cache(maxsize=1)
+def _mel_basis():
+    """40 Slaney mel filters for a 400-point FFT at 16 kHz (librosa's ``filters.mel`` defaults;
+    a test checks it against librosa)."""
+    import numpy as np
+
+    n_fft, n_mels, sr = 400, 40, SAMPLE_RATE
+    fftfreqs = np.linspace(0, sr / 2, 1 + n_fft // 2)
+
+    def hz_to_mel(f):
+        f = np.asanyarray(f, dtype=np.float64)
+        f_sp = 200.0 / 3
+        mels = f / f_sp
+        min_log_hz = 1000.0
+        logstep = np.log(6.4) / 27.0
+        return np.where(f >= min_log_hz, min_log_hz / f_sp + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, mels)
+
+    def mel_to_hz(m):
+        m = np.asanyarray(m, dtype=np.float64)
+        f_sp = 200.0 / 3
+        freqs = f_sp * m
+        min_log_mel = 1000.0 / f_sp
+        logstep = np.log(6.4) / 27.0
+        return np.where(m >= min_log_mel, 1000.0 * np.exp(logstep * (m - min_log_mel)), freqs)
+
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sr / 2), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fftfreqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    enorm = 2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels])
+    return (weights * enorm[:, None]).astype(np.float32)
+
+
+def mel_frames(wav: "np.ndarray") -> "np.ndarray":
+    """Mel power spectrogram, frames x 40, one frame per 10 ms (frame i centred at i*10 ms):
+    the encoder's input, as resemblyzer computes it with librosa (centred, zero-padded)."""
+    import numpy as np
+
+    n_fft, hop = 400, 160
+    wav = np.asarray(wav, dtype=np.float32)
+    padded = np.pad(wav, (n_fft // 2, n_fft // 2))
+    n = 1 + max(0, (len(padded) - n_fft) // hop)
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+    out = np.empty((n, 40), dtype=np.float32)
+    basis = _mel_basis().T
+    step = 6000  # frames per block: bounded memory for long audio
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        idx = np.arange(a, b)[:, None] * hop + np.arange(n_fft)[None, :]
+        spec = np.abs(np.fft.rfft(padded[idx] * window, axis=1)) ** 2
+        out[a:b] = spec.astype(np.float32) @ basis
+    return out
+
+
+def normalize_volume(wav: "np.ndarray", target_dbfs: float = -30.0) -> "np.ndarray":
+    """Raise (never lower) the level to ``target_dbfs`` RMS, as the encoder was trained."""
+    import numpy as np
+
+    rms = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64)))) if len(wav) else 0.0
+    if rms <= 1e-9:
+        return wav
+    change = target_dbfs - 20 * math.log10(rms)
+    return wav if change < 0 else (wav * (10 ** (change / 20))).astype(np.float32)
+
+
+def embed_windows(mels: "np.ndarray", starts: Sequence[int], length: int,
+                  batch: int = 128) -> "np.ndarray":
+    """Embeddings (n x 256, L2-normed) of mel windows ``mels[s:s+length]``."""
+    import numpy as np
+    import torch
+
+    enc = load_encoder()
+    if not len(starts):
+        return np.zeros((0, 256), dtype=np.float32)
+    out = []
+    with torch.inference_mode():
+        for a in range(0, len(starts), batch):
+            chunk = np.stack([_window(mels, s, length) for s in starts[a:a + batch]])
+            out.append(enc(torch.from_numpy(chunk)).numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
+def _window(mels, start: int, length: int):
+    import numpy as np
+
+    w = mels[start:start + length]
+    if len(w) < length:
+        w = np.concatenate([w, np.zeros((length - len(w), mels.shape[1]), dtype=mels.dtype)])
+    return w
+
+
+def embed_utterance(wav: "np.ndarray") -> "np.ndarray":
+    """One L2-normed embedding for a stretch of one person's speech (mean of 1.6-s partials)."""
+    import numpy as np
+
+    mels = mel_frames(normalize_volume(wav))
+    length = 160
+    starts = list(range(0, max(1, len(mels) - length + 1), 80)) or [0]
+    embs = embed_windows(mels, starts, length)
+    v = embs.mean(axis=0)
+    return (v / max(float(np.linalg.norm(v)), 1e-8)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- mono diarization
+
+
+@dataclass
+class Diarization:
+    """The acoustic result of the mono path: ``labels[k]`` is cluster k's label (``S1``, ``S2``
+    … in order of first speech), ``centroids`` k x 256, ``frame_scores`` frames x k (cosine
+    similarity of the windows around each 10-ms frame to each centroid), ``speech`` the VAD
+    regions in seconds."""
+
+    labels: list[str]
+    centroids: "np.ndarray"
+    frame_scores: "np.ndarray"
+    speech: list[tuple[float, float]]
+    estimated: bool
+    silhouette: float | None = None
+    n_windows: int = 0
+
+    def frame_labels(self) -> "np.ndarray":
+        """Index of the best speaker per frame (-1 outside speech)."""
+        import numpy as np
+
+        best = np.argmax(self.frame_scores, axis=1) if len(self.labels) else \
+            np.zeros(len(self.frame_scores), dtype=int)
+        mask = np.zeros(len(self.frame_scores), dtype=bool)
+        for a, b in self.speech:
+            mask[int(round(a / FRAME_S)):int(round(b / FRAME_S))] = True
+        return np.where(mask, best, -1)
+
+    def turns(self) -> list[tuple[float, float, str]]:
+        """(start_s, end_s, label) runs of speech, for RTTM output and DER."""
+        lab = self.frame_labels()
+        out: list[tuple[float, float, str]] = []
+        start = None
+        for i in range(len(lab) + 1):
+            cur = lab[i] if i < len(lab) else -1
+            prev = lab[i - 1] if i > 0 else -1
+            if i > 0 and cur != prev and prev >= 0:
+                out.append((round(start * FRAME_S, 3), round(i * FRAME_S, 3), self.labels[prev]))
+            if cur >= 0 and (i == 0 or cur != prev):
+                start = i
+        return out
+
+
+def vad_regions(wav: "np.ndarray", threshold: float = 0.35, min_silence_ms: int = 250,
+                pad_ms: int = 200) -> list[tuple[float, float]]:
+    """Speech regions (seconds) from the Silero VAD that ships with faster-whisper. A lower
+    threshold and wider padding than Silero's defaults: far-field meeting speech is quiet, and a
+    missed region is lost from diarization (tuned on the AMI clips)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    opts = VadOptions(threshold=threshold, min_silence_duration_ms=min_silence_ms,
+                      speech_pad_ms=pad_ms, min_speech_duration_ms=100)
+    return [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE)
+            for c in get_speech_timestamps(wav, opts)]
+
+
+def _window_starts(regions, n_frames: int, opts: SpeakerOptions) -> list[tuple[int, int]]:
+    """(start_frame, length) windows covering each region."""
+    win = int(round(opts.window_s / FRAME_S))
+    hop = int(round(opts.hop_s / FRAME_S))
+    out: list[tuple[int, int]] = []
+    for a_s, b_s in regions:
+        a, b = int(a_s / FRAME_S), min(n_frames, int(math.ceil(b_s / FRAME_S)))
+        if b - a < int(opts.min_region_s / FRAME_S):
+            continue
+        if b - a <= win:
+            out.append((a, b - a))
+            continue
+        s = a
+        while s + win < b:
+            out.append((s, win))
+            s += hop
+        out.append((b - win, win))
+    return out
+
+
+def _embed_all(mels, windows) -> "np.ndarray":
+    import numpy as np
+
+    embs = np.zeros((len(windows), 256), dtype=np.float32)
+    by_len: dict[int, list[int]] = {}
+    for i, (_, n) in enumerate(windows):
+        by_len.setdefault(n, []).append(i)
+    for n, idx in by_len.items():
+        embs[idx] = embed_windows(mels, [windows[i][0] for i in idx], n)
+    return embs
+
+
+def _normed(x):
+    import numpy as np
+
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-8)
+
+
+def cluster(embs: "np.ndarray", n_speakers: int | None,
+            opts: SpeakerOptions = DEFAULT_OPTIONS) -> tuple["np.ndarray", float | None]:
+    """Cluster window embeddings. Given N: agglomerative (cosine, average linkage) into N.
+    Estimated: the k in 2..max_speakers with the best cosine silhouette, then clusters whose
+    centroids are ``same_voice_similarity`` alike are merged (so one voice stays one speaker).
+    Returns (labels per window, silhouette of the chosen k or None)."""
+    import numpy as np
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.metrics import silhouette_score
+
+    n = len(embs)
+    if n == 0:
+        return np.zeros(0, dtype=int), None
+    if n_speakers == 1 or n < 3:
+        return np.zeros(n, dtype=int), None
+
+    def agglo(k):
+        return AgglomerativeClustering(n_clusters=k, metric="cosine",
+                                       linkage="average").fit_predict(embs)
+
+    if n_speakers:
+        return _refine(embs, agglo(min(n_speakers, n))), None
+    best_k, best_s, best_lab = 1, -1.0, np.zeros(n, dtype=int)
+    for k in range(2, min(opts.max_speakers, n - 1) + 1):
+        lab = _refine(embs, agglo(k))
+        if len(set(lab.tolist())) < 2:
+            continue
+        s = float(silhouette_score(embs, lab, metric="cosine"))
+        if s > best_s:
+            best_k, best_s, best_lab = k, s, lab
+    return _merge_same_voice(embs, best_lab, opts), (round(best_s, 4) if best_k > 1 else None)
+
+
+def _centroids(embs, lab):
+    import numpy as np
+
+    ks = sorted(set(lab.tolist()))
+    return _normed(np.stack([embs[lab == k].mean(axis=0) for k in ks])), ks
+
+
+def _refine(embs, lab, rounds: int = 3):
+    """A few nearest-centroid passes (k-means on the sphere) after the agglomerative start."""
+    import numpy as np
+
+    for _ in range(rounds):
+        cents, ks = _centroids(embs, lab)
+        new = np.asarray(ks)[np.argmax(embs @ cents.T, axis=1)]
+        if np.array_equal(new, lab):
+            break
+        lab = new
+    _, ks = _centroids(embs, lab)
+    remap = {k: i for i, k in enumerate(ks)}
+    return np.asarray([remap[k] for k in lab.tolist()])
+
+
+def _merge_same_voice(embs, lab, opts):
+    import numpy as np
+
+    while True:
+        cents, ks = _centroids(embs, lab)
+        if len(ks) < 2:
+            return lab
+        sim = cents @ cents.T
+        np.fill_diagonal(sim, -1)
+        i, j = np.unravel_index(int(np.argmax(sim)), sim.shape)
+        if sim[i, j] < opts.same_voice_similarity:
+            return lab
+        lab = np.where(lab == ks[j], ks[i], lab)
+        lab = _refine(embs, lab, rounds=1)
+
+
+def diarize(wav: "np.ndarray", n_speakers: int | None = None,
+            opts: SpeakerOptions = DEFAULT_OPTIONS,
+            regions: list[tuple[float, float]] | None = None) -> Diarization:
+    """Who spoke when, from mono 16-kHz audio alone (no transcript needed)."""
+    import numpy as np
+
+    _require()
+    wav = normalize_volume(np.asarray(wav, dtype=np.float32))
+    mels = mel_frames(wav)
+    n_frames = len(mels)
+    if regions is None:
+        regions = vad_regions(wav)
+    windows = _window_starts(regions, n_frames, opts)
+    embs = _embed_all(mels, windows)
+    lab, sil = cluster(embs, n_speakers, opts)
+    if not len(windows):
+        return Diarization([], np.zeros((0, 256), np.float32), np.zeros((n_frames, 0)), regions,
+                           n_speakers is None)
+    cents, ks = _centroids(embs, lab)
+    sims = embs @ cents.T  # windows x k
+    # Each frame: weighted mean of the scores of the windows that cover it (a Hann weight, so a
+    # window speaks mostly for its centre); frames no window covers take the nearest window's.
+    acc = np.zeros((n_frames, len(ks)), dtype=np.float64)
+    wsum = np.zeros(n_frames, dtype=np.float64)
+    for (s, n), row in zip(windows, sims):
+        w = np.hanning(n + 2)[1:-1]
+        e = min(n_frames, s + n)
+        acc[s:e] += w[:e - s, None] * row[None, :]
+        wsum[s:e] += w[:e - s]
+    covered = wsum > 0
+    if not covered.all():
+        idx = np.where(covered)[0]
+        near = idx[np.clip(np.searchsorted(idx, np.arange(n_frames)), 0, len(idx) - 1)]
+        prev = idx[np.clip(np.searchsorted(idx, np.arange(n_frames)) - 1, 0, len(idx) - 1)]
+        pick = np.where(np.abs(prev - np.arange(n_frames)) < np.abs(near - np.arange(n_frames)),
+                        prev, near)
+        acc[~covered] = acc[pick[~covered]]
+        wsum[~covered] = wsum[pick[~covered]]
+    scores = (acc / wsum[:, None]).astype(np.float32)
+    # label clusters S1, S2 … in order of first speech
+    first = [int(np.argmax(np.argmax(scores, axis=1) == k)) if (np.argmax(scores, axis=1) == k).any()
+             else n_frames for k in range(len(ks))]
+    order = sorted(range(len(ks)), key=lambda k: first[k])
+    scores = scores[:, order]
+    cents = cents[order]
+    labels = [f"S{i + 1}" for i in range(len(order))]
+    return Diarization(labels, cents, scores, regions, n_speakers is None, sil, len(windows))
+
+
+# --------------------------------------------------------------------------- decoding, channels
+
+
+@dataclass
+class _Decoded:
+    """What one decoding pass yields: per-channel energy per 10-ms frame, the mono signal (only
+    when the mono path needs it), and the channel-layout statistics."""
+
+    channels: int
+    energy: "np.ndarray"  # channels x frames (mean square)
+    mono: "np.ndarray | None"
+    correlation: float | None
+    dominance: float | None
+    dominant_share: list[float]
+
+
+def _blocks(path: Path, per_channel: bool):
+    """float32 blocks (channels x n) of the file at 16 kHz; voicenotes.audio when present."""
+    try:
+        from voicenotes.audio import iter_audio
+    except ImportError:  # pragma: no cover - the audio module is part of the package
+        iter_audio = None
+    if iter_audio is not None:
+        yield from iter_audio(path, per_channel=per_channel, block_s=30.0)
+        return
+    from faster_whisper import decode_audio  # pragma: no cover
+
+    yield decode_audio(str(path))  # pragma: no cover
+
+
+def decode(path: Path, keep_mono: bool = True, mono_channel: int | None = None,
+           opts: SpeakerOptions = DEFAULT_OPTIONS) -> _Decoded:
+    """One streamed pass over ``path``: frame energies per channel, layout statistics and
+    (``keep_mono``) the mono downmix (or channel ``mono_channel``) for the embedding path."""
+    import numpy as np
+
+    hop = int(SAMPLE_RATE * FRAME_S)
+    energies: list = []
+    mono_parts: list = []
+    carry = None
+    sxy = sxx = syy = 0.0
+    for block in _blocks(Path(path), per_channel=True):
+        block = np.atleast_2d(np.asarray(block, dtype=np.float32))
+        if keep_mono:
+            if mono_channel is not None and mono_channel < block.shape[0]:
+                mono_parts.append(block[mono_channel].copy())
+            else:
+                mono_parts.append(block.mean(axis=0))
+        if carry is not None:
+            block = np.concatenate([carry, block], axis=1)
+        usable = block.shape[1] - block.shape[1] % hop
+        carry = block[:, usable:] if usable < block.shape[1] else None
+        frames = block[:, :usable].astype(np.float64).reshape(block.shape[0], -1, hop)
+        e = (frames ** 2).mean(axis=2)
+        energies.append(e)
+        if block.shape[0] >= 2:
+            sxy += float((frames[0] * frames[1]).sum())
+            sxx += float((frames[0] ** 2).sum())
+            syy += float((frames[1] ** 2).sum())
+    if carry is not None and carry.shape[1]:
+        energies.append((carry.astype(np.float64) ** 2).mean(axis=1, keepdims=True))
+    if not energies:
+        raise AudioError(f"{Path(path).name} holds no audio samples.",
+                         hint="Check the recording was saved completely.")
+    energy = np.concatenate(energies, axis=1)
+    mono = np.concatenate(mono_parts) if keep_mono else None
+    channels = energy.shape[0]
+    corr = dom = None
+    share: list[float] = []
+    if channels >= 2:
+        corr = sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else 0.0
+        level = energy.mean(axis=0)
+        floor = max(1e-7, 0.01 * float(np.percentile(level, 95)))  # -20 dB under the loud part
+        active = level >= floor
+        if active.any():
+            db = 10 * np.log10(np.maximum(energy[:, active], 1e-12))
+            srt = np.sort(db, axis=0)
+            dom = float(np.mean(srt[-1] - srt[-2] >= opts.channel_dominance_db))
+            top = np.argmax(db, axis=0)
+            share = [float(np.mean(top == c)) for c in range(channels)]
+    return _Decoded(channels, energy, mono, None if corr is None else round(corr, 4),
+                    None if dom is None else round(dom, 4), [round(s, 4) for s in share])
+
+
+def separate_channels(d: _Decoded, opts: SpeakerOptions = DEFAULT_OPTIONS) -> bool:
+    """True when the channels hold different parties: near-zero sample correlation, one channel
+    ``channel_dominance_db`` louder in most speech frames, and every channel leading sometimes."""
+    if d.channels < 2 or d.correlation is None or d.dominance is None:
+        return False
+    return (abs(d.correlation) <= opts.channel_correlation_max
+            and d.dominance >= opts.channel_dominance_min
+            and sum(1 for s in d.dominant_share if s >= 0.05) >= 2)
+
+
+# --------------------------------------------------------------------------- words
+
+
+@dataclass
+class _Unit:
+    """A word (or a wordless segment) to label: its segment, word index and times."""
+
+    seg: int
+    word: int | None
+    start: float
+    end: float
+    sentence_end: bool
+
+
+def _units(transcript: Transcript) -> list[_Unit]:
+    out: list[_Unit] = []
+    for si, seg in enumerate(transcript.segments):
+        if seg.words:
+            for wi, w in enumerate(seg.words):
+                out.append(_Unit(si, wi, float(w.start), float(max(w.end, w.start)),
+                                 w.word.strip().endswith((".", "?", "!"))))
+        else:
+            out.append(_Unit(si, None, float(seg.start), float(max(seg.end, seg.start)), True))
+    return out
+
+
+def _span_scores(frame_scores: "np.ndarray", units: list[_Unit]) -> "np.ndarray":
+    """Mean frame score over each unit's time span (the nearest frame for a zero-length one)."""
+    import numpy as np
+
+    n = len(frame_scores)
+    out = np.zeros((len(units), frame_scores.shape[1]), dtype=np.float64)
+    if n == 0:
+        return out
+    csum = np.vstack([np.zeros((1, frame_scores.shape[1])), np.cumsum(frame_scores, axis=0)])
+    for i, u in enumerate(units):
+        a = min(n - 1, max(0, int(u.start / FRAME_S)))
+        b = min(n, max(a + 1, int(math.ceil(u.end / FRAME_S))))
+        out[i] = (csum[b] - csum[a]) / (b - a)
+    return out
+
+
+def viterbi(scores: "np.ndarray", units: list[_Unit], opts: SpeakerOptions) -> list[int]:
+    """Best speaker sequence over the words: maximise the summed scores minus a penalty for each
+    change of speaker; the penalty is waived after a pause of ``pause_s`` or a sentence end, so
+    turn boundaries land on the word where the speaker really changes."""
+    import numpy as np
+
+    n, k = scores.shape
+    if n == 0:
+        return []
+    if k == 1:
+        return [0] * n
+    best = scores[0].copy()
+    back = np.zeros((n, k), dtype=np.int64)
+    for t in range(1, n):
+        gap = units[t].start - units[t - 1].end
+        free = gap >= opts.pause_s or units[t - 1].sentence_end or units[t].seg != units[t - 1].seg
+        pen = opts.switch_penalty * (0.25 if free else 1.0)
+        stay = best
+        switch = best.max() - pen
+        arg = int(best.argmax())
+        choose_stay = stay >= switch
+        back[t] = np.where(choose_stay, np.arange(k), arg)
+        best = np.where(choose_stay, stay, switch) + scores[t]
+    path = [int(best.argmax())]
+    for t in range(n - 1, 0, -1):
+        path.append(int(back[t, path[-1]]))
+    return path[::-1]
+
+
+def _relabel(transcript: Transcript, units: list[_Unit], labels: list[str],
+             roles: dict[str, str]) -> tuple[Segment, ...]:
+    """Write word and segment speakers; split a segment where its speaker changes."""
+    by_seg: dict[int, list[tuple[_Unit, str]]] = {}
+    for u, lab in zip(units, labels):
+        by_seg.setdefault(u.seg, []).append((u, lab))
+    out: list[Segment] = []
+    for si, seg in enumerate(transcript.segments):
+        pairs = by_seg.get(si, [])
+        if not seg.words:
+            lab = pairs[0][1] if pairs else None
+            out.append(replace(seg, id=len(out), speaker=lab, role=roles.get(lab, "unknown")))
+            continue
+        words = [replace(w, speaker=lab) for w, (_, lab) in zip(seg.words, pairs)]
+        runs: list[list[Word]] = []
+        for w in words:
+            if runs and runs[-1][-1].speaker == w.speaker:
+                runs[-1].append(w)
+            else:
+                runs.append([w])
+        for ri, run in enumerate(runs):
+            lab = run[0].speaker
+            text = "".join(w.word for w in run).strip() if len(runs) > 1 else seg.text
+            start = seg.start if ri == 0 else run[0].start
+            end = seg.end if ri == len(runs) - 1 else run[-1].end
+            out.append(replace(seg, id=len(out), start=start, end=end, text=text,
+                               words=tuple(run), speaker=lab, role=roles.get(lab, "unknown")))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- roles
+
+_QUESTION_START = re.compile(
+    r"^(?:so |and |but |okay,? |ok,? |now,? |well,? )*"
+    r"(?:what|what's|how|how's|why|when|where|who|whom|which|"
+    r"are|is|was|were|do|does|did|have|has|had|can|could|would|will|should|shall|may|might|"
+    r"tell me|can you tell|would you say)\b", re.IGNORECASE)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.?!])\s+", text.strip()) if s.strip()]
+
+
+def is_question(sentence: str) -> bool:
+    """A sentence that asks: ends with "?" (Whisper punctuates most questions) or opens with a
+    question word or an inverted auxiliary ("Have you…", "Is there…")."""
+    s = sentence.strip()
+    return s.endswith("?") or bool(_QUESTION_START.match(s))
+
+
+def role_heuristic(segments: Sequence[Segment], labels: Sequence[str]) -> dict[str, Any]:
+    """Who is the counselor, without an enrolled voice.
+
+    Per speaker: the number of questions asked (:func:`is_question` over Whisper's sentences)
+    and whether they spoke first. score = questions / all questions + 0.2 if first to speak
+    (+ a tiny share of words so a tie stays deterministic). The highest score is the counselor;
+    of the others, the one who says most is the client and the rest are ``other``.
+    confidence = 0.5 + 0.5 x (share of questions asked by the counselor minus the runner-up's
+    share), + 0.1 when the counselor also spoke first, - 0.1 when not, clamped to 0.05..0.99;
+    with no question at all it is 0.5 (first speaker only).
+    """
+    questions = {lab: 0 for lab in labels}
+    words = {lab: 0 for lab in labels}
+    first = None
+    for seg in segments:
+        if seg.speaker not in questions or not seg.text.strip():
+            continue
+        first = first or seg.speaker
+        words[seg.speaker] += len(seg.text.split())
+        questions[seg.speaker] += sum(1 for s in _sentences(seg.text) if is_question(s))
+    total_q = sum(questions.values())
+    total_w = max(1, sum(words.values()))
+    score = {lab: (questions[lab] / total_q if total_q else 0.0) + (0.2 if lab == first else 0.0)
+             + 0.01 * words[lab] / total_w for lab in labels}
+    ranked = sorted(labels, key=lambda lab: -score[lab])
+    counselor = ranked[0]
+    if total_q:
+        runner = ranked[1] if len(ranked) > 1 else None
+        margin = (questions[counselor] - (questions[runner] if runner else 0)) / total_q
+        conf = 0.5 + 0.5 * margin + (0.1 if counselor == first else -0.1)
+    else:
+        conf = 0.5
+    return {"counselor": counselor, "confidence": round(min(0.99, max(0.05, conf)), 2),
+            "questions": questions, "words": words, "first_speaker": first}
+
+
+def _roles_for(counselor: str, labels: Sequence[str], words: dict[str, int]) -> dict[str, str]:
+    others = sorted((lab for lab in labels if lab != counselor), key=lambda lab: -words.get(lab, 0))
+    roles = {counselor: "counselor"}
+    for i, lab in enumerate(others):
+        roles[lab] = "client" if i == 0 else "other"
+    return roles
+
+
+def decide_roles(segments: Sequence[Segment], labels: Sequence[str], *,
+                 counselor: str | None = None, centroids: "np.ndarray | None" = None,
+                 enrolled: "np.ndarray | None" = None,
+                 opts: SpeakerOptions = DEFAULT_OPTIONS) -> dict[str, Any]:
+    """Roles per label and how they were decided: ``--counselor`` override, else the enrolled
+    voice (when one speaker matches it clearly), else :func:`role_heuristic`."""
+    import numpy as np
+
+    labels = list(labels)
+    h = role_heuristic(segments, labels)
+    info: dict[str, Any] = {"questions": h["questions"], "first_speaker": h["first_speaker"]}
+    if not labels:
+        return {**info, "roles": {}, "role_method": "none", "role_confidence": None}
+    if counselor is not None:
+        want = _match_label(counselor, labels)
+        return {**info, "roles": _roles_for(want, labels, h["words"]),
+                "role_method": "override", "role_confidence": 1.0}
+    if enrolled is not None and centroids is not None and len(centroids) == len(labels):
+        sims = np.asarray(centroids, dtype=np.float64) @ np.asarray(enrolled, dtype=np.float64)
+        order = np.argsort(-sims)
+        best = float(sims[order[0]])
+        second = float(sims[order[1]]) if len(sims) > 1 else 0.0
+        info["enrollment_similarity"] = {lab: round(float(s), 3) for lab, s in zip(labels, sims)}
+        if best >= opts.enroll_match and best - second >= 0.05:
+            conf = min(0.99, 0.5 + (best - second))
+            return {**info, "roles": _roles_for(labels[int(order[0])], labels, h["words"]),
+                    "role_method": "enrollment", "role_confidence": round(conf, 2)}
+        info["enrollment_note"] = "the enrolled counselor voice did not clearly match a speaker"
+    if len(labels) == 1:
+        # One voice only: a dictation-like recording. Only an enrolled voice or --counselor can
+        # say whose it is.
+        return {**info, "roles": {labels[0]: "unknown"}, "role_method": "heuristic",
+                "role_confidence": 0.0}
+    return {**info, "roles": _roles_for(h["counselor"], labels, h["words"]),
+            "role_method": "heuristic", "role_confidence": h["confidence"]}
+
+
+def _match_label(given: str, labels: Sequence[str]) -> str:
+    g = str(given).strip().upper()
+    if g.isdigit():
+        g = f"S{int(g)}"
+    for lab in labels:
+        if lab.upper() == g:
+            return lab
+    raise UsageError(f"--counselor {str(given)[:20]} does not name a speaker of this recording "
+                     f"(speakers: {', '.join(labels) or 'none'}).",
+                     hint="Look at the transcript's speaker labels and give one of them, e.g. "
+                     "--counselor S2.")
+
+
+# --------------------------------------------------------------------------- enrollment
+
+ENROLL_FILE = "counselor.json"
+ENROLL_SCHEMA_VERSION = 1
+MIN_ENROLL_SPEECH_S = 5.0
+
+
+def data_dir() -> Path:
+    """The per-user data folder (``$VOICENOTES_HOME`` or ``~/.local/share/voicenotes``)."""
+    if os.environ.get("VOICENOTES_HOME"):
+        return Path(os.environ["VOICENOTES_HOME"]).expanduser()
+    return Path.home() / ".local" / "share" / "voicenotes"
+
+
+def enrollment_path() -> Path:
+    return data_dir() / "speakers" / ENROLL_FILE
+
+
+def enroll_file(audio_path: Path, *, consent_how: str) -> dict[str, Any]:
+    """Embed the counselor's voice from ``audio_path`` and store it (0600, atomic)."""
+    import numpy as np
+
+    from voicenotes.fsio import atomic_write_json, ensure_private_dir, sha256_file
+
+    _require()
+    audio_path = Path(audio_path)
+    try:
+        from voicenotes.audio import probe
+        probe(audio_path, check_channels_s=None)
+    except ImportError:  # pragma: no cover
+        pass
+    d = decode(audio_path, keep_mono=True)
+    wav = normalize_volume(d.mono)
+    regions = vad_regions(wav)
+    speech_s = sum(b - a for a, b in regions)
+    if speech_s < MIN_ENROLL_SPEECH_S:
+        raise InputError(f"{audio_path.name} holds only {speech_s:.1f} s of speech; enrolling "
+                         f"needs at least {MIN_ENROLL_SPEECH_S:.0f} s of your own voice.",
+                         hint="Record 20-30 seconds of yourself speaking normally and enroll "
+                         "that file.")
+    speech = np.concatenate([wav[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)] for a, b in regions])
+    emb = embed_utterance(speech)
+    record = {
+        "schema_version": ENROLL_SCHEMA_VERSION,
+        "role": "counselor",
+        "model": ENCODER_NAME,
+        "embedding": [round(float(x), 6) for x in emb],
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": {"file_name": audio_path.name, "sha256": sha256_file(audio_path),
+                   "speech_s": round(speech_s, 1)},
+        "consent": {"given": True, "how": consent_how,
+                    "what": "store a voice embedding of the counselor on this computer to "
+                            "label the counselor in session recordings"},
+    }
+    path = enrollment_path()
+    ensure_private_dir(path.parent)
+    atomic_write_json(path, record)
+    return {**record, "path": str(path)}
+
+
+def load_enrollment(path: Path | None = None) -> "np.ndarray | None":
+    """The stored counselor embedding, or None when nobody enrolled."""
+    import numpy as np
+
+    path = Path(path) if path else enrollment_path()
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        emb = np.asarray(data["embedding"], dtype=np.float32)
+        if emb.shape != (256,) or not np.isfinite(emb).all():
+            raise ValueError
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"The enrolled voice file {path} is damaged.",
+                         hint="Enroll again with: voicenotes enroll FILE") from None
+    return emb / max(float(np.linalg.norm(emb)), 1e-8)
+
+
+def forget_enrollment() -> bool:
+    path = enrollment_path()
+    if path.exists():
+        path.unlink()
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def _check_same_audio(transcript: Transcript, audio_path: Path) -> None:
+    from voicenotes.fsio import sha256_file
+
+    want = transcript.audio.sha256
+    if not want:
+        return
+    try:
+        got = sha256_file(audio_path)
+    except OSError as exc:
+        raise AudioError(f"Cannot read {audio_path.name}: {exc.strerror or 'read error'}.",
+                         hint="Check the file and try again.") from None
+    if got != want:
+        raise InputError(f"The transcript was made from a different audio file than "
+                         f"{audio_path.name}, so its words cannot be matched to voices.",
+                         hint="Give the recording the transcript was made from.")
+
+
+def _channel_centroids(d: _Decoded, path: Path, labels_per_frame) -> "np.ndarray | None":
+    """One voice embedding per channel (from up to 60 s where that channel leads), for matching
+    the enrolled counselor voice in a channel-separated recording."""
+    import numpy as np
+
+    out = []
+    blocks = list(_blocks(path, per_channel=True))
+    audio = np.concatenate([np.atleast_2d(b) for b in blocks], axis=1)
+    hop = int(SAMPLE_RATE * FRAME_S)
+    for c in range(d.channels):
+        idx = np.where(labels_per_frame == c)[0][:6000]
+        if len(idx) < 150:
+            return None
+        wav = np.concatenate([audio[c, i * hop:(i + 1) * hop] for i in idx])
+        out.append(embed_utterance(wav))
+    return np.stack(out)
+
+
+def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | int = "auto", *,
+                    counselor: str | None = None, enrollment: Any = None,
+                    options: SpeakerOptions | None = None) -> Transcript:
+    """Fill ``Word.speaker``, ``Segment.speaker``/``role`` and ``Transcript.speakers``.
+
+    ``spec``: ``auto`` | ``channels`` | N. ``counselor``: a label (``S2``) to force as the
+    counselor. ``enrollment``: None uses the stored enrolled voice if there is one, False
+    ignores it, a path or an array gives one explicitly. Segments are split where the speaker
+    changes (ids renumbered). Raises UsageError for a bad spec, DependencyError (exit 9) when
+    the ``speakers`` extra is missing, InputError when the transcript belongs to other audio.
+    """
+    import numpy as np
+
+    opts = options or DEFAULT_OPTIONS
+    kind, n = parse_spec(spec)
+    audio_path = Path(audio_path)
+    if kind != "channels":
+        _require()
+    _check_same_audio(transcript, audio_path)
+    t0 = time.perf_counter()
+    units = _units(transcript)
+    mono_channel = 0 if transcript.audio.channels_cancel else None
+    d = decode(audio_path, keep_mono=kind != "channels", mono_channel=mono_channel, opts=opts)
+    meta: dict[str, Any] = {"spec": str(spec), "channels": d.channels}
+    if d.channels >= 2:
+        meta["channel_correlation"] = d.correlation
+        meta["channel_dominance"] = d.dominance
+    use_channels = kind == "channels" or (kind == "auto" and separate_channels(d, opts))
+    centroids = None
+    if use_channels:
+        if d.channels < 2:
+            raise InputError(f"{audio_path.name} has one channel, so it cannot be split by "
+                             "channel.", hint="Use --speakers auto (or a number of speakers).")
+        energy = d.energy
+        share = energy / np.maximum(energy.sum(axis=0, keepdims=True), 1e-12)
+        labels_all = [f"S{c + 1}" for c in range(d.channels)]
+        scores = _span_scores(share.T.astype(np.float32), units)
+        path = viterbi(scores, units, opts) if units else []
+        meta.update(method="channels", channel_labels={lab: f"channel {c + 1}"
+                                                       for c, lab in enumerate(labels_all)})
+    else:
+        if d.mono is None:
+            d = decode(audio_path, keep_mono=True, mono_channel=mono_channel, opts=opts)
+        di = diarize(d.mono, n, opts)
+        d.mono = None
+        labels_all = di.labels
+        centroids = di.centroids
+        scores = _span_scores(di.frame_scores, units) if labels_all else np.zeros((len(units), 0))
+        path = viterbi(scores, units, opts) if labels_all and units else []
+        meta.update(method="embedding-clustering", encoder=ENCODER_NAME,
+                    count_estimated=n is None, silhouette=di.silhouette,
+                    speech_s=round(sum(b - a for a, b in di.speech), 2), windows=di.n_windows)
+    labels = [labels_all[k] for k in path] if path else [None] * len(units)
+    present = [lab for lab in labels_all if lab in set(labels)]
+    # a cluster that won no word is dropped (it held only non-speech or a cough)
+    enrolled = None
+    if enrollment is not False:
+        enrolled = (load_enrollment(Path(enrollment)) if isinstance(enrollment, (str, Path))
+                    else (np.asarray(enrollment, dtype=np.float32) if enrollment is not None
+                          else load_enrollment()))
+    if use_channels and enrolled is not None and present and counselor is None:
+        lead = np.argmax(d.energy, axis=0)
+        centroids = _channel_centroids(d, audio_path, lead)
+    cents_present = None
+    if centroids is not None:
+        cents_present = np.stack([centroids[labels_all.index(lab)] for lab in present]) \
+            if present else None
+    # roles are decided on the split segments (questions per speaker)
+    provisional = _relabel(transcript, units, labels, {})
+    decided = decide_roles(provisional, present, counselor=counselor, centroids=cents_present,
+                           enrolled=enrolled, opts=opts)
+    roles = decided["roles"]
+    segments = tuple(replace(s, role=roles.get(s.speaker, "unknown")) for s in provisional)
+    words_per = {lab: 0 for lab in present}
+    for lab in labels:
+        if lab in words_per:
+            words_per[lab] += 1
+    meta.update(count=len(present), labels=present, roles=roles,
+                role_method=decided["role_method"], role_confidence=decided["role_confidence"],
+                questions=decided["questions"], first_speaker=decided["first_speaker"],
+                words=words_per, seconds=round(time.perf_counter() - t0, 2))
+    for key in ("enrollment_similarity", "enrollment_note"):
+        if key in decided:
+            meta[key] = decided[key]
+    if counselor is not None:
+        meta["counselor_override"] = str(counselor)
+    return replace(transcript, segments=segments, speakers=meta,
+                   mode=transcript.mode or "session")
