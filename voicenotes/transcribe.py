@@ -82,6 +82,9 @@ PHANTOM_PHRASES = (
 PHANTOM_PREFIXES = ("subtitles by", "subtitled by", "captions by", "transcribed by",
                     "translated by", "amara org", "www ", "http")
 
+#: Text of the placeholder segment kept where speech was detected but no words came out.
+UNTRANSCRIBED_TEXT = "[speech not transcribed]"
+
 #: Plain-language text for each verify reason (shown in txt/srt/vtt and by the CLI).
 REASON_TEXT = {
     "no_speech": "the model thinks this may not be speech",
@@ -91,6 +94,7 @@ REASON_TEXT = {
     "punctuation_only": "punctuation only",
     "low_probability_words": "several uncertain words in a row",
     "over_non_speech": "text where the audio does not sound like speech",
+    "untranscribed_speech": "speech was detected here but could not be transcribed",
 }
 
 
@@ -115,6 +119,7 @@ class TranscribeOptions:
     window_s: float = 600.0
     cut_search_s: float = 60.0
     split_segments: bool = True
+    recover_dropped: bool = True
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -179,6 +184,7 @@ class TranscribeOptions:
             "window_s": self.window_s,
             "cut_search_s": self.cut_search_s,
             "split_segments": self.split_segments,
+            "recover_dropped": self.recover_dropped,
             "flag_thresholds": dict(FLAG_THRESHOLDS),
         }
 
@@ -430,6 +436,74 @@ def _mean_prob(values: Sequence[float | None]) -> float | None:
     return round(sum(vals) / len(vals), 3) if vals else None
 
 
+def speech_regions(probs, *, threshold: float = 0.5, neg_threshold: float = 0.35,
+                   merge_gap_s: float = 0.3, min_s: float = 0.25,
+                   sample_rate: int = SAMPLE_RATE) -> list[tuple[float, float]]:
+    """Speech stretches (s, window-relative) from Silero per-frame probabilities: start at
+    ``threshold``, end below ``neg_threshold`` (the VAD's own hysteresis), merge gaps shorter
+    than ``merge_gap_s``, drop stretches shorter than ``min_s``."""
+    if probs is None:
+        return []
+    import numpy as np
+
+    p = np.asarray(probs).reshape(-1)
+    frame_s = 512 / sample_rate
+    regions: list[list[float]] = []
+    start = None
+    for i, v in enumerate(p):
+        if start is None and v >= threshold:
+            start = i
+        elif start is not None and v < neg_threshold:
+            regions.append([start * frame_s, i * frame_s])
+            start = None
+    if start is not None:
+        regions.append([start * frame_s, len(p) * frame_s])
+    merged: list[list[float]] = []
+    for r in regions:
+        if merged and r[0] - merged[-1][1] < merge_gap_s:
+            merged[-1][1] = r[1]
+        else:
+            merged.append(r)
+    return [(round(a, 3), round(b, 3)) for a, b in merged if b - a >= min_s]
+
+
+def uncovered_speech(regions: Sequence[tuple[float, float]],
+                     spans: Sequence[tuple[float, float]], *, slack_s: float = 0.5,
+                     min_gap_s: float = 0.6) -> list[tuple[float, float]]:
+    """Parts of the VAD's speech ``regions`` that no transcribed word ``spans`` covers (each span
+    widened by ``slack_s``), longer than ``min_gap_s``: speech the decoder skipped."""
+    cover = sorted((a - slack_s, b + slack_s) for a, b in spans)
+    out: list[tuple[float, float]] = []
+    for ra, rb in regions:
+        t = ra
+        for ca, cb in cover:
+            if cb <= t:
+                continue
+            if ca >= rb:
+                break
+            if ca - t >= min_gap_s:
+                out.append((t, ca))
+            t = max(t, cb)
+            if t >= rb:
+                break
+        if rb - t >= min_gap_s:
+            out.append((t, rb))
+    return out
+
+
+def _clips_for(gaps: Sequence[tuple[float, float]], limit_s: float, pad_s: float = 0.2,
+               max_s: float = 29.0) -> list[dict[str, float]]:
+    """Decoding clips (≤ ``max_s`` each) covering ``gaps`` padded by ``pad_s``."""
+    clips: list[dict[str, float]] = []
+    for a, b in gaps:
+        a, b = max(0.0, a - pad_s), min(limit_s, b + pad_s)
+        while b - a > 0.05:
+            e = min(b, a + max_s)
+            clips.append({"start": round(a, 3), "end": round(e, 3)})
+            a = e
+    return clips
+
+
 @dataclass
 class _Chunk:
     """What we keep of one faster-whisper segment (one ≤ 30-s decoding chunk): small."""
@@ -440,9 +514,10 @@ class _Chunk:
     text: str
     words: list  # faster_whisper Word objects, window-relative times
     speech: list  # per word: mean VAD speech probability under it (None: unknown)
-    avg_logprob: float
-    no_speech_prob: float
-    compression_ratio: float
+    avg_logprob: float | None
+    no_speech_prob: float | None
+    compression_ratio: float | None
+    reasons: tuple[str, ...] = ()  # reasons known before assembly (e.g. untranscribed_speech)
 
     @classmethod
     def of(cls, seg, probs, offset_s: float) -> "_Chunk":
@@ -450,6 +525,10 @@ class _Chunk:
         return cls(offset_s, float(seg.start), float(seg.end), seg.text, words,
                    _word_speech_probs(probs, words), float(seg.avg_logprob),
                    float(seg.no_speech_prob), float(seg.compression_ratio))
+
+
+def _r4(v: float | None) -> float | None:
+    return None if v is None else round(float(v), 4)
 
 
 class _Assembler:
@@ -493,15 +572,17 @@ class _Assembler:
                 vad = None
             if not text:
                 continue
-            reasons = flag_reasons(
-                text, piece, avg_logprob=c.avg_logprob, no_speech_prob=c.no_speech_prob,
-                chunk_compression_ratio=c.compression_ratio, chunk_text=chunk_text,
-                speech_prob=vad)
+            if c.reasons:
+                reasons = c.reasons
+            else:
+                reasons = flag_reasons(
+                    text, piece, avg_logprob=c.avg_logprob, no_speech_prob=c.no_speech_prob,
+                    chunk_compression_ratio=c.compression_ratio, chunk_text=chunk_text,
+                    speech_prob=vad)
             self.segments.append(Segment(
                 id=len(self.segments), start=start, end=end, text=text, words=tuple(piece),
-                avg_logprob=round(c.avg_logprob, 4),
-                no_speech_prob=round(c.no_speech_prob, 4),
-                compression_ratio=round(c.compression_ratio, 4),
+                avg_logprob=_r4(c.avg_logprob), no_speech_prob=_r4(c.no_speech_prob),
+                compression_ratio=_r4(c.compression_ratio),
                 verify=bool(reasons), verify_reasons=reasons))
 
 
@@ -528,6 +609,9 @@ class Transcriber:
         self._model = None
         self._pipeline = None
         self.resolved = None
+        #: counters over this transcriber's life: speech gaps found, chunks recovered by a second
+        #: decode, stretches still untranscribed (kept as flagged placeholders)
+        self.stats = {"gaps": 0, "recovered": 0, "untranscribed": 0}
 
     # -- model ---------------------------------------------------------------------------
     def load(self):
@@ -565,6 +649,55 @@ class Transcriber:
     def model_name(self) -> str | None:
         return self.resolved.name if self.resolved else None
 
+    # -- dropped-speech recovery ---------------------------------------------------------
+    def _recover(self, pipeline, window, probs, offset_s: float, chunks: list[_Chunk],
+                 language: str | None) -> list[_Chunk]:
+        """Re-decode speech the batched pass skipped (a chunk whose decoding stopped early).
+
+        The VAD's speech stretches are compared with the transcribed words; each stretch of
+        ≥ 1.5 s that no word covers is decoded again on its own (``clip_timestamps``). What
+        still gives no words is kept as a flagged ``[speech not transcribed]`` segment, so the
+        reader knows something was said there."""
+        spans: list[tuple[float, float]] = []
+        for c in chunks:
+            if c.words:
+                spans.extend((w.start, w.end) for w in c.words)
+            elif c.text.strip():
+                spans.append((c.start, c.end))
+        regions = speech_regions(probs)
+        gaps = uncovered_speech(regions, spans)
+        self.stats["gaps"] += len(gaps)
+        if not gaps:
+            return chunks
+        win_s = len(window) / SAMPLE_RATE
+        kw = self.options.decode_kwargs()
+        kw.update(vad_filter=False, vad_parameters=None, language=language or kw["language"],
+                  clip_timestamps=_clips_for(gaps, win_s))
+        fw_segments, _ = pipeline.transcribe(window, **kw)
+        recovered = [_Chunk.of(seg, probs, offset_s) for seg in fw_segments]
+        # drop recovered words that repeat words already there (clip padding), keep the rest
+        taken = sorted(spans)
+        kept: list[_Chunk] = []
+        for c in recovered:
+            words = [w for w in c.words
+                     if not any(a <= (w.start + w.end) / 2 <= b for a, b in taken)]
+            if len(words) != len(c.words):
+                keep = {id(w) for w in words}
+                c.speech = [sp for w, sp in zip(c.words, c.speech) if id(w) in keep]
+                c.words = words
+                c.text = "".join(w.word for w in words)
+            if c.text.strip():
+                kept.append(c)
+        self.stats["recovered"] += len(kept)
+        spans2 = spans + [(w.start, w.end) for c in kept for w in c.words]
+        for a, b in uncovered_speech(gaps, spans2):
+            self.stats["untranscribed"] += 1
+            kept.append(_Chunk(offset_s, a, b, UNTRANSCRIBED_TEXT, [], [], None, None, None,
+                               ("untranscribed_speech",)))
+        out = chunks + kept
+        out.sort(key=lambda c: (c.words[0].start if c.words else c.start))
+        return out
+
     # -- transcription -------------------------------------------------------------------
     def transcribe(self, path: Path,
                    progress: Callable[[float, float], None] | None = None) -> Transcript:
@@ -595,10 +728,14 @@ class Transcriber:
                 fw_segments, fw_info = pipeline.transcribe(window, **opts.decode_kwargs())
                 probs = recorder.take()
                 language = fw_info.language
+                mine: list[_Chunk] = []
                 for seg in fw_segments:
-                    chunks.append(_Chunk.of(seg, probs, offset_s))
+                    mine.append(_Chunk.of(seg, probs, offset_s))
                     if progress is not None:
                         progress(min(offset_s + seg.end, win_end), max(total, win_end))
+                if opts.recover_dropped:
+                    mine = self._recover(pipeline, window, probs, offset_s, mine, language)
+                chunks.extend(mine)
             except (ValueError, RuntimeError, IndexError) as exc:
                 raise AudioError(f"{path.name}: the audio could not be transcribed "
                                  f"({type(exc).__name__}).",
