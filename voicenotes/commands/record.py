@@ -63,6 +63,9 @@ def record(
         None, "--consent-form-version", help="Version of the signed consent form, if any."),
     then: Optional[str] = typer.Option(
         None, "--then", help="After recording: `note` drafts a note from it."),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="Whisper model for --then note (default: $VOICENOTES_MODEL or "
+        "base)."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", hidden=True),
     rollover_seconds: float = typer.Option(600.0, "--rollover-seconds", hidden=True, min=0.5),
 ) -> None:
@@ -152,10 +155,10 @@ def record(
                           hint="Check the microphone, then run `voicenotes devices`.")
 
     if then == "note" and result.files and note_ok:
-        _then_note(folder, result.files)
+        _then_note(folder, result.files, model)
 
 
-def _then_note(folder: Path, files: list[Path]) -> None:
+def _then_note(folder: Path, files: list[Path], model: str | None) -> None:
     """Draft a note in the recording folder. Several rolled-over files are first joined
     losslessly into ``session-all.wav`` (the parts are kept), so the note covers all of it."""
     from voicenotes import pipeline
@@ -163,7 +166,7 @@ def _then_note(folder: Path, files: list[Path]) -> None:
 
     audio = files[0] if len(files) == 1 else rec.combine_wavs(files, folder / rec.COMBINED_NAME)
     _say(f"Drafting a note from {audio.name} …")
-    result = pipeline.run_note(audio, folder, pipeline.NoteOptions())
+    result = pipeline.run_note(audio, folder, pipeline.NoteOptions(model=model))
     for key in ("note.md", "review.html"):
         p = result.paths.get(key)
         if p:
