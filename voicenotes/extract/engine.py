@@ -110,7 +110,7 @@ NOT_NAMES = {"I", "Okay", "Yeah", "Yes", "No", "Thanks", "Thank", "Monday", "Tue
 RATING_CTX = re.compile(r"\b(scale|out of (ten|10|a hundred|100)|rate|rating|rated|distress|how (upset|distressed|bad|anxious|overwhelmed))\b", I)
 SCALE_RE = re.compile(r"\b(zero|one|0|1) to (ten|10|a hundred|one hundred|100)\b", I)
 NUM_RE = re.compile(
-    rf"\b(?P<pre>(?:a|an|like a|like an|about a|about an|maybe a|maybe an|around a|around an|maybe|like|about|at a|at an|to a|to an)\s+)?"
+    rf"\b(?P<pre>(?:a|an|like a|like an|about a|about an|maybe a|maybe an|around a|around an|maybe|like|about|at a|at an|to a|to an|at|was)\s+)?"
     rf"(?P<num>{nz.NUMBER_WORD_RE})(?P<half>\s+and a half)?(?P<outof>\s+out of\s+(?:ten|10|a hundred|100))?\b", I)
 UNIT_AFTER = re.compile(r"^\s*(years?|days?|weeks?|months?|hours?|minutes?|times?|beers?|drinks?|pills|sessions?|o'clock|"
                         r"thirty|kids|of|year-old|\w+ old|people|dollars|miles|percent|am|pm|a\.m|p\.m)\b", I)
@@ -630,7 +630,9 @@ class Extractor:
             if UNIT_AFTER.match(masked[nm.end():]):
                 continue
             pre = (nm.group("pre") or "").strip().lower()
-            sent_s, _ = _sent_of(turn, nm.start())
+            sent_s, sent_e = _sent_of(turn, nm.start())
+            if not prev_q and not RATING_CTX.search(text[sent_s:sent_e]):
+                continue
             at_sent_start = not text[sent_s:nm.start()].strip()
             if not (pre or nm.group("outof") or at_sent_start or prev_q):
                 continue
@@ -993,10 +995,10 @@ class Extractor:
             elif cls == "content":
                 mm.flags.append("answer_inferred")
             tb = [b for b, _ in reply.times]
-            if tb:
-                mm.temporality = tb[0]
-            elif topic["temporality"]:
+            if topic["temporality"]:
                 mm.temporality = topic["temporality"]
+            elif tb and cls != "neg":
+                mm.temporality = tb[0]
             if topic["type"] == "RISK_FACTOR" and topic["value"].get("factor") == "family_history_suicide":
                 mm.experiencer = "other"
                 mm.fixed.add("experiencer")
