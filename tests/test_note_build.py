@@ -125,6 +125,13 @@ def test_followups_ics_parses_back_and_keeps_phi_out():
     assert data.startswith(b"BEGIN:VCALENDAR\r\n") and b"VERSION:2.0" in data and b"PRODID:" in data
 
 
+def test_ics_flags_a_time_before_the_session_started():
+    data = render_ics(hand_items().items, uid_salt="abc123", session_start="2026-03-10T12:00:00")
+    timed = list(Calendar.from_ical(data).walk("VEVENT"))[0]
+    assert "before the session started" in str(timed.get("description"))
+    assert timed.get("status") == "TENTATIVE"
+
+
 def test_no_ics_without_a_resolved_followup():
     items = ItemSet(items=tuple(i for i in hand_items().items if i.type != "FOLLOW_UP"))
     assert render_ics(items.items, uid_salt="x") is None

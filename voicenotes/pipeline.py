@@ -250,8 +250,9 @@ def _transcript_beside(folder: Path, itemset: ItemSet) -> Transcript | None:
     data = _read_json_quiet(path)
     if data is None:
         return None
+    audio_sha = (data.get("audio") or {}).get("sha256") if isinstance(data.get("audio"), dict) else None
     if itemset.transcript_sha256 and itemset.transcript_sha256 not in (
-            sha256_file(path), _transcript_hash(data)):
+            sha256_file(path), _transcript_hash(data), audio_sha):
         return None  # a different transcript: better no highlights than wrong ones
     try:
         return Transcript.from_dict(data)
@@ -395,9 +396,11 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     if audio_name and audio_name.startswith("audio."):
         result.paths["audio"] = out_dir / audio_name
     write_review_page(out_dir, itemset, transcript, audio_name=audio_name, items_sha256=items_sha,
-                      title=f"{template.title} — {input_path.name}", generated_at=generated_at,
+                      title=f"{template.title} — "
+                      + (transcript.audio.file_name if transcript is not None and transcript.audio.file_name
+                         else input_path.name), generated_at=generated_at,
                       result=result)
-    ics = _write_ics(out_dir, itemset, items_sha, generated_at)
+    ics = _write_ics(out_dir, itemset, items_sha, generated_at, session_start)
     if ics:
         result.paths["followups.ics"] = ics
     from voicenotes.note.review import append_audit
@@ -440,10 +443,11 @@ def write_review_page(out_dir: Path, itemset: ItemSet, transcript: Transcript | 
     return path
 
 
-def _write_ics(out_dir: Path, itemset: ItemSet, salt: str, generated_at: str) -> Path | None:
+def _write_ics(out_dir: Path, itemset: ItemSet, salt: str, generated_at: str,
+               session_start: str | None) -> Path | None:
     from voicenotes.note.ics import render_ics
 
-    data = render_ics(itemset.items, uid_salt=salt,
+    data = render_ics(itemset.items, uid_salt=salt, session_start=session_start,
                       generated_at=datetime.fromisoformat(generated_at))
     path = out_dir / "followups.ics"
     if data is None:

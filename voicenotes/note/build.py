@@ -149,7 +149,8 @@ def label_and_qualifiers(item: Item, mode: str) -> tuple[str, list[str]]:
     if item.experiencer == "other":
         quals.append(q["other_detail"].format(detail=item.experiencer_detail)
                      if item.experiencer_detail else q["other"])
-    if item.temporality in ("past", "recent", "future"):
+    if item.temporality in ("past", "recent") or (item.temporality == "future"
+                                                   and item.type != "FOLLOW_UP"):
         quals.append(q[item.temporality])
     if item.certainty == "possible":
         quals.append(q["possible"])

@@ -35,7 +35,15 @@ def follow_up_items(items: Iterable[Item]) -> list[Item]:
             and i.modality in ("actual", "conditional") and _when(i) is not None]
 
 
-def build_calendar(items: Iterable[Item], *, uid_salt: str, generated_at: datetime | None = None):
+def _start(session_start: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(session_start) if session_start else None
+    except ValueError:
+        return None
+
+
+def build_calendar(items: Iterable[Item], *, uid_salt: str, generated_at: datetime | None = None,
+                   session_start: str | None = None):
     """An ``icalendar.Calendar`` with one VEVENT per follow-up, or None when there are none."""
     from icalendar import Calendar, Event
 
@@ -54,7 +62,10 @@ def build_calendar(items: Iterable[Item], *, uid_salt: str, generated_at: dateti
         ev.add("uid", f"{item.id}-{uid_salt[:16]}@voicenotes.local")
         ev.add("dtstamp", stamp)
         ev.add("summary", f"Crisis follow-up ({who})" if who else "Crisis follow-up")
-        ev.add("description", _description(item, when))
+        start = _start(session_start)
+        before = start is not None and (when < start if isinstance(when, datetime)
+                                        else when < start.date())
+        ev.add("description", _description(item, when, before))
         if isinstance(when, datetime):
             ev.add("dtstart", when)
             ev.add("duration", timedelta(minutes=EVENT_MINUTES))
@@ -62,13 +73,13 @@ def build_calendar(items: Iterable[Item], *, uid_salt: str, generated_at: dateti
             ev.add("dtstart", when)  # all-day: VALUE=DATE
         ev.add("class", "CONFIDENTIAL")
         ev.add("transp", "OPAQUE")
-        if ambiguity(item) or not isinstance(when, datetime):
+        if ambiguity(item) or not isinstance(when, datetime) or before:
             ev.add("status", "TENTATIVE")
         cal.add_component(ev)
     return cal
 
 
-def _description(item: Item, when: Any) -> str:
+def _description(item: Item, when: Any, before_session: bool = False) -> str:
     lines = [f"From a voicenotes draft (item {item.id}), said at {time_ref(item)} in the recording. "
              "Check the draft before relying on this entry."]
     flags = ambiguity(item)
@@ -77,11 +88,16 @@ def _description(item: Item, when: Any) -> str:
                      "is a best guess - confirm it against the recording.")
     if not isinstance(when, datetime):
         lines.append("No clock time was said; the event is all-day.")
+    if before_session:
+        lines.append("This time is before the session started, so it is probably wrong; check it "
+                     "against the recording.")
     if item.modality == "conditional":
         lines.append("This follow-up depends on a condition stated in the session.")
     return "\n".join(lines)
 
 
-def render_ics(items: Iterable[Item], *, uid_salt: str, generated_at: datetime | None = None) -> bytes | None:
-    cal = build_calendar(items, uid_salt=uid_salt, generated_at=generated_at)
+def render_ics(items: Iterable[Item], *, uid_salt: str, generated_at: datetime | None = None,
+               session_start: str | None = None) -> bytes | None:
+    cal = build_calendar(items, uid_salt=uid_salt, generated_at=generated_at,
+                         session_start=session_start)
     return None if cal is None else cal.to_ical()
