@@ -838,27 +838,35 @@ def _marker(seg: Segment) -> str:
 
 
 def render_txt(t: Transcript) -> str:
-    out = [f"# {line}" for line in describe_flags(t)]
+    from voicenotes.speakers import describe_speakers, speaker_prefix
+
+    out = [f"# {line}" for line in describe_flags(t) + describe_speakers(t)]
     for s in t.segments:
         reasons = "; ".join(REASON_TEXT.get(r, r) for r in s.verify_reasons)
         note = f"  [check audio: {reasons}]" if s.verify else ""
-        out.append(f"[{_clock(s.start)}] {s.text}{note}")
+        out.append(f"[{_clock(s.start)}] {speaker_prefix(s)}{s.text}{note}")
     return "\n".join(out) + "\n"
 
 
 def render_srt(t: Transcript) -> str:
+    from voicenotes.speakers import speaker_prefix
+
     blocks = []
     for i, s in enumerate(t.segments, 1):
         blocks.append(f"{i}\n{_ts(s.start)} --> {_ts(max(s.end, s.start + 0.001))}\n"
-                      f"{_marker(s)}{s.text}\n")
+                      f"{_marker(s)}{speaker_prefix(s)}{s.text}\n")
     return "\n".join(blocks)
 
 
 def render_vtt(t: Transcript) -> str:
+    from voicenotes.speakers import speaker_name
+
     blocks = ["WEBVTT\n"]
     for s in t.segments:
+        name = speaker_name(s)
+        voice = f"<v {name}>" if name else ""  # WebVTT voice span: players show the speaker
         blocks.append(f"{_ts(s.start, '.')} --> {_ts(max(s.end, s.start + 0.001), '.')}\n"
-                      f"{_marker(s)}{s.text}\n")
+                      f"{voice}{_marker(s)}{s.text}\n")
     return "\n".join(blocks)
 
 
