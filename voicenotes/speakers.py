@@ -107,12 +107,30 @@ def parse_spec(spec: str | int | None) -> tuple[str, int | None]:
 
 
 def _require() -> None:
-    """Raise DependencyError (exit 9) when the optional ``speakers`` extra is missing."""
-    missing = [m for m in ("torch", "sklearn", "resemblyzer") if importlib.util.find_spec(m) is None]
+    """Raise DependencyError (exit 9) when the optional ``speakers`` extra is missing or broken."""
+    missing = []
+    for mod in ("torch", "sklearn"):
+        try:
+            importlib.import_module(mod)
+        except Exception:  # noqa: BLE001 - ImportError, or a broken install (OSError …)
+            missing.append(mod)
+    try:
+        if importlib.util.find_spec("resemblyzer") is None:
+            missing.append("resemblyzer")
+    except (ImportError, ValueError):
+        missing.append("resemblyzer")
     if missing:
         raise DependencyError(
             "Speaker separation needs optional components that are not installed "
             f"({', '.join(missing)}).", hint=INSTALL_HINT)
+
+
+def check_available(spec: str | int | None = "auto") -> None:
+    """Fail early (before transcribing) when ``spec`` needs the speakers extra and it is missing.
+    ``channels`` needs nothing beyond the base install."""
+    kind, _ = parse_spec(spec)
+    if kind != "channels":
+        _require()
 
 
 def _weights_path() -> Path:
@@ -810,27 +828,37 @@ def enrollment_path() -> Path:
 
 
 def enroll_file(audio_path: Path, *, consent_how: str) -> dict[str, Any]:
-    """Embed the counselor's voice from ``audio_path`` and store it (0600, atomic)."""
-    import numpy as np
-
-    from voicenotes.fsio import atomic_write_json, ensure_private_dir, sha256_file
+    """Embed the counselor's voice from a recording of them alone and store it (0600, atomic)."""
+    from voicenotes.fsio import sha256_file
 
     _require()
     audio_path = Path(audio_path)
-    try:
-        from voicenotes.audio import probe
-        probe(audio_path, check_channels_s=None)
-    except ImportError:  # pragma: no cover
-        pass
+    from voicenotes.audio import probe
+
+    probe(audio_path, check_channels_s=None)
     d = decode(audio_path, keep_mono=True)
-    wav = normalize_volume(d.mono)
+    return enroll_audio(d.mono, {"file_name": audio_path.name,
+                                 "sha256": sha256_file(audio_path)}, consent_how=consent_how)
+
+
+def enroll_audio(wav: "np.ndarray", source: dict[str, Any], *, consent_how: str,
+                 what: str = "file") -> dict[str, Any]:
+    """Store the voice embedding of ``wav`` (16-kHz mono, the counselor alone). Only the
+    embedding is kept: 256 numbers that cannot be turned back into audio."""
+    import numpy as np
+
+    from voicenotes.fsio import atomic_write_json, ensure_private_dir
+
+    _require()
+    wav = normalize_volume(np.asarray(wav, dtype=np.float32))
     regions = vad_regions(wav)
     speech_s = sum(b - a for a, b in regions)
     if speech_s < MIN_ENROLL_SPEECH_S:
-        raise InputError(f"{audio_path.name} holds only {speech_s:.1f} s of speech; enrolling "
-                         f"needs at least {MIN_ENROLL_SPEECH_S:.0f} s of your own voice.",
-                         hint="Record 20-30 seconds of yourself speaking normally and enroll "
-                         "that file.")
+        where = source.get("file_name") or "The recording"
+        raise InputError(f"{where} holds only {speech_s:.1f} s of speech; enrolling needs at "
+                         f"least {MIN_ENROLL_SPEECH_S:.0f} s of your own voice.",
+                         hint="Record 20-30 seconds of yourself speaking normally (voicenotes "
+                         "enroll --seconds 30) or enroll a longer file.")
     speech = np.concatenate([wav[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)] for a, b in regions])
     emb = embed_utterance(speech)
     record = {
@@ -839,16 +867,26 @@ def enroll_file(audio_path: Path, *, consent_how: str) -> dict[str, Any]:
         "model": ENCODER_NAME,
         "embedding": [round(float(x), 6) for x in emb],
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "source": {"file_name": audio_path.name, "sha256": sha256_file(audio_path),
-                   "speech_s": round(speech_s, 1)},
+        "source": {**source, "kind": what, "speech_s": round(speech_s, 1)},
         "consent": {"given": True, "how": consent_how,
-                    "what": "store a voice embedding of the counselor on this computer to "
+                    "what": "keep a voice embedding of the counselor on this computer to "
                             "label the counselor in session recordings"},
     }
     path = enrollment_path()
     ensure_private_dir(path.parent)
     atomic_write_json(path, record)
     return {**record, "path": str(path)}
+
+
+def read_enrollment_record(path: Path | None = None) -> dict[str, Any] | None:
+    path = Path(path) if path else enrollment_path()
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise InputError(f"The enrolled voice file {path} is damaged.",
+                         hint="Enroll again with: voicenotes enroll FILE") from None
 
 
 def load_enrollment(path: Path | None = None) -> "np.ndarray | None":
@@ -897,18 +935,24 @@ def _check_same_audio(transcript: Transcript, audio_path: Path) -> None:
                          hint="Give the recording the transcript was made from.")
 
 
-def _channel_centroids(d: _Decoded, path: Path, labels_per_frame) -> "np.ndarray | None":
-    """One voice embedding per channel (from up to 60 s where that channel leads), for matching
-    the enrolled counselor voice in a channel-separated recording."""
+def _channel_centroids(d: _Decoded, path: Path) -> "np.ndarray | None":
+    """One voice embedding per channel, from up to 60 s of frames where that channel is active
+    and clearly the loudest, for matching the enrolled voice in a channel-separated recording."""
     import numpy as np
 
-    out = []
-    blocks = list(_blocks(path, per_channel=True))
-    audio = np.concatenate([np.atleast_2d(b) for b in blocks], axis=1)
+    energy = d.energy
+    db = 10 * np.log10(np.maximum(energy, 1e-12))
+    level = energy.mean(axis=0)
+    active = level >= max(1e-7, 0.01 * float(np.percentile(level, 95)))
+    lead = np.argmax(db, axis=0)
+    srt = np.sort(db, axis=0)
+    clear = active & (srt[-1] - srt[-2] >= 6.0)
     hop = int(SAMPLE_RATE * FRAME_S)
+    audio = np.concatenate([np.atleast_2d(b) for b in _blocks(path, per_channel=True)], axis=1)
+    out = []
     for c in range(d.channels):
-        idx = np.where(labels_per_frame == c)[0][:6000]
-        if len(idx) < 150:
+        idx = np.where(clear & (lead == c))[0][:6000]
+        if len(idx) < 150:  # under 1.5 s of that voice: no reliable embedding
             return None
         wav = np.concatenate([audio[c, i * hop:(i + 1) * hop] for i in idx])
         out.append(embed_utterance(wav))
@@ -976,8 +1020,11 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
                     else (np.asarray(enrollment, dtype=np.float32) if enrollment is not None
                           else load_enrollment()))
     if use_channels and enrolled is not None and present and counselor is None:
-        lead = np.argmax(d.energy, axis=0)
-        centroids = _channel_centroids(d, audio_path, lead)
+        try:
+            _require()
+            centroids = _channel_centroids(d, audio_path)
+        except DependencyError:
+            centroids = None  # channels work without the extra; the roles fall back to the guess
     cents_present = None
     if centroids is not None:
         cents_present = np.stack([centroids[labels_all.index(lab)] for lab in present]) \
@@ -1003,3 +1050,51 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
         meta["counselor_override"] = str(counselor)
     return replace(transcript, segments=segments, speakers=meta,
                    mode=transcript.mode or "session")
+
+
+# --------------------------------------------------------------------------- showing speakers
+
+ROLE_TEXT = {"counselor": "Counselor", "client": "Client", "other": "Other speaker"}
+
+
+def speaker_name(seg: Segment) -> str | None:
+    """How a segment's speaker is shown: ``Counselor (S1)``, ``Client (S2)``, ``S3`` when the
+    role is unknown, None when no speaker was assigned."""
+    role = ROLE_TEXT.get(seg.role)
+    if seg.speaker and role:
+        return f"{role} ({seg.speaker})"
+    if seg.speaker:
+        return seg.speaker
+    return role
+
+
+def speaker_prefix(seg: Segment) -> str:
+    """``"Counselor (S1): "`` for the txt/srt lines, empty when there is no speaker."""
+    name = speaker_name(seg)
+    return f"{name}: " if name else ""
+
+
+def describe_speakers(t: Transcript) -> list[str]:
+    """Plain lines about the speaker stage for a transcript header (no session words)."""
+    sp = t.speakers or {}
+    if not sp.get("labels"):
+        return []
+    method = {"channels": "one speaker per audio channel",
+              "embedding-clustering": "by voice"}.get(sp.get("method"), sp.get("method", ""))
+    roles = sp.get("roles") or {}
+    who = ", ".join(f"{lab} = {roles.get(lab, 'unknown')}" for lab in sp["labels"])
+    how = {"enrollment": "matched to the enrolled counselor voice",
+           "override": "set by --counselor",
+           "heuristic": "guessed: the counselor is who asks most of the questions"}.get(
+               sp.get("role_method"), "")
+    conf = sp.get("role_confidence")
+    line = f"Speakers ({method}): {who}"
+    if how:
+        line += f"; roles {how}"
+        if sp.get("role_method") == "heuristic" and conf is not None:
+            line += f" (confidence {conf:.2f})"
+    lines = [line + "."]
+    if sp.get("role_method") == "heuristic" and conf is not None and conf < 0.7:
+        lines.append("The roles are uncertain: check them, and rerun with --counselor S1 (or "
+                     "S2) if they are swapped.")
+    return lines

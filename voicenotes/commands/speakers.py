@@ -1,7 +1,127 @@
-"""CLI commands for the speakers area (filled in by its issue)."""
+"""``voicenotes enroll``: keep an embedding of the counselor's own voice, so that in session
+recordings the matching speaker is labelled ``counselor``.
+
+Also the shared ``--speakers`` / ``--counselor`` option help used by ``transcribe`` and ``note``.
+Top-level imports stay light (typer and the stdlib).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+SPEAKERS_HELP = ("Label who speaks in a session recording: auto (channels if each party is on "
+                 "its own stereo channel, else by voice with the number of speakers estimated), "
+                 "a number of speakers (e.g. 2), or channels. Needs the speakers extra.")
+COUNSELOR_HELP = ("The speaker label (S1, S2, …) that is the counselor, when the automatic "
+                  "role guess is wrong.")
+
+
+def _ask_consent() -> str:
+    """Ask the counselor on the terminal; a no or no answer raises ConsentError."""
+    from voicenotes.errors import ConsentError
+
+    typer.echo("voicenotes will keep a voice profile of YOU (256 numbers describing your voice, "
+               "not audio) on this computer, to label you as the counselor in session "
+               "recordings. You can remove it any time with: voicenotes enroll --forget",
+               err=True)
+    if not sys.stdin.isatty():
+        raise ConsentError("Enrolling your voice needs your consent, and there is no terminal "
+                           "to ask on.", hint="Run it again with --yes to give consent.")
+    try:
+        answer = input("Do you agree? [y/N] ").strip().lower()
+    except EOFError:
+        answer = ""
+    if answer not in ("y", "yes"):
+        raise ConsentError("Consent was not given: no voice profile was stored.")
+    return "prompt"
+
+
+def _record(seconds: float, device: Optional[str]):
+    """Capture ``seconds`` of the microphone as 16-kHz mono float32 (kept in memory only)."""
+    import numpy as np
+
+    from voicenotes.errors import DeviceError
+    from voicenotes.record import choose_device, import_sounddevice, pick_format
+
+    sd = import_sounddevice()
+    dev = choose_device(device, sd)
+    rate, channels = pick_format(sd, dev)
+    typer.echo(f"Recording {seconds:.0f} s from '{dev['name']}'. Speak normally, on your own "
+               "(read something aloud, or describe your day)…", err=True)
+    try:
+        data = sd.rec(int(seconds * rate), samplerate=rate, channels=channels, dtype="float32",
+                      device=dev["index"])
+        sd.wait()
+    except Exception:  # noqa: BLE001 - PortAudio errors carry no session content
+        raise DeviceError("Recording from the microphone failed.",
+                          hint="Check the microphone with `voicenotes devices`, or enroll from a "
+                          "file: voicenotes enroll FILE") from None
+    wav = np.asarray(data, dtype=np.float32).mean(axis=1)
+    if rate != 16000:
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        g = gcd(16000, rate)
+        wav = resample_poly(wav, 16000 // g, rate // g).astype(np.float32)
+    return wav, dev["name"]
+
+
+def enroll(
+    file: Optional[Path] = typer.Argument(
+        None, metavar="[FILE]", show_default=False,
+        help="A recording of you alone (at least 5 s of speech; 20-30 s is better). Without "
+        "FILE, records from the microphone for --seconds."),
+    seconds: float = typer.Option(
+        30.0, "--seconds", min=5.0, max=300.0, metavar="N",
+        help="How long to record from the microphone when no FILE is given."),
+    device: Optional[str] = typer.Option(
+        None, "--device", metavar="NUMBER|NAME",
+        help="Input device for the microphone recording (see voicenotes devices)."),
+    yes: bool = typer.Option(
+        False, "--yes", "-y",
+        help="You consent to keeping your voice profile on this computer (no question asked)."),
+    show: bool = typer.Option(False, "--show", help="Say whether a voice is enrolled, and stop."),
+    forget: bool = typer.Option(False, "--forget", help="Delete the enrolled voice profile."),
+) -> None:
+    """Enroll the counselor's own voice: in session recordings (--speakers) the speaker who
+    matches it is labelled counselor. Only a voice profile is kept (mode 0600), never audio."""
+    from voicenotes import speakers as spk
+
+    if forget:
+        removed = spk.forget_enrollment()
+        typer.echo("Your voice profile was deleted." if removed else "No voice profile was stored.")
+        return
+    if show:
+        rec = spk.read_enrollment_record()
+        if rec is None:
+            typer.echo("No voice is enrolled. Enroll with: voicenotes enroll FILE")
+        else:
+            src = rec.get("source") or {}
+            typer.echo(f"A counselor voice is enrolled ({spk.enrollment_path()}), made "
+                       f"{rec.get('created_at')} from {src.get('speech_s')} s of speech "
+                       f"({src.get('kind', 'file')}).")
+        return
+    if file is not None and not file.exists():
+        from voicenotes.errors import InputError
+
+        raise InputError(f"{file} does not exist.", hint="Check the path of the recording.")
+    spk._require()  # exit 9 with the install command before asking anything
+    how = "flag --yes" if yes else _ask_consent()
+    if file is not None:
+        rec = spk.enroll_file(file, consent_how=how)
+    else:
+        wav, name = _record(seconds, device)
+        rec = spk.enroll_audio(wav, {"device": name}, consent_how=how, what="microphone")
+    typer.echo(f"Enrolled your voice from {rec['source']['speech_s']} s of speech. Saved to "
+               f"{rec['path']} (readable only by you).")
+    typer.echo("In session recordings (--speakers), the speaker who matches it is labelled "
+               "counselor.")
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("enroll")(enroll)

@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from voicenotes.commands.speakers import COUNSELOR_HELP, SPEAKERS_HELP
+
 DEFAULT_OUT = Path("voicenotes-output")
 DEFAULT_FORMATS = "json,txt"
 
@@ -139,6 +141,10 @@ def transcribe(
     quiet: bool = typer.Option(
         False, "--quiet", "-q",
         help="No progress bar and no summary; print only the files written and any problems."),
+    speakers: Optional[str] = typer.Option(
+        None, "--speakers", metavar="auto|N|channels", help=SPEAKERS_HELP),
+    counselor: Optional[str] = typer.Option(
+        None, "--counselor", metavar="SPEAKER", help=COUNSELOR_HELP),
 ) -> None:
     """Transcribe recordings on this computer: each segment with its timing, word timings and
     confidence; doubtful passages are marked 'check audio', never dropped."""
@@ -150,6 +156,13 @@ def transcribe(
 
     fmts = parse_formats(formats)
     options = TranscribeOptions(model=model, preset=preset, language=language)
+    if counselor is not None and speakers is None:
+        speakers = "auto"
+    if speakers is not None:  # a bad spec or a missing extra stops here, before any work
+        from voicenotes.speakers import check_available, parse_spec
+
+        parse_spec(speakers)
+        check_available(speakers)
     _preflight(out)
 
     failures: list[tuple[str, VoicenotesError]] = []
@@ -183,6 +196,10 @@ def transcribe(
             try:
                 bar.start(label, 0.0)
                 transcript = transcriber.transcribe(path, progress=bar.update)
+                if speakers is not None:
+                    from voicenotes.speakers import assign_speakers
+
+                    transcript = assign_speakers(transcript, path, speakers, counselor=counselor)
                 stem = _unique_stem(path.stem, used)
                 written = write_outputs(transcript, out, stem, fmts)
             except StorageError:
