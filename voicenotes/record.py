@@ -577,8 +577,11 @@ class Recorder:
 
     def __init__(self, folder: Path, options: RecordOptions, *, sd=None, device=None,
                  stream_factory: Callable[..., Any] | None = None, mode: str = "session",
-                 display_stream=None, controls: Controls | None = None):
+                 display_stream=None, controls: Controls | None = None,
+                 read_keys: bool = True, stall_seconds: float = STALL_SECONDS):
         self.folder = Path(folder)
+        self.read_keys = read_keys
+        self.stall_seconds = stall_seconds
         self.options = options
         self.sd = sd
         self.device = device
@@ -674,7 +677,7 @@ class Recorder:
                 device_error = "The input device could not be opened."
                 self.controls.stop("device error")
             self.last_callback = time.monotonic()
-            if not self.controls.stop_event.is_set():
+            if self.read_keys and not self.controls.stop_event.is_set():
                 try:
                     keys = _TtyKeys(self.controls) if sys.stdin.isatty() else \
                         _LineCommands(self.controls)
@@ -707,9 +710,9 @@ class Recorder:
                     device_error = "The input device stopped sending sound (was it unplugged?)."
                     self.controls.stop("device error")
                     break
-                if time.monotonic() - self.last_callback > STALL_SECONDS:
-                    device_error = (f"The input device sent no sound for {STALL_SECONDS:.0f} "
-                                    "seconds (was it unplugged?).")
+                if time.monotonic() - self.last_callback > self.stall_seconds:
+                    device_error = (f"The input device sent no sound for "
+                                    f"{self.stall_seconds:.0f} seconds (was it unplugged?).")
                     self.controls.stop("device error")
                     break
                 level = 20 * math.log10(self.peak / 32768) if self.peak > 0 else -99.0
