@@ -54,6 +54,7 @@ class NoteOptions:
     transcribe: Any = None           # voicenotes.transcribe.TranscribeOptions
     model: str | None = None         # shortcut for transcribe.model
     speakers: str | None = None      # speaker spec for voicenotes.speakers.assign_speakers
+    counselor: str | None = None     # speaker label forced to be the counselor (--counselor)
     rules_paths: Sequence[Path] = ()
     copy_audio: bool = True          # private copy of the audio beside review.html
     progress: Progress | None = None
@@ -353,7 +354,8 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
             _progress(options, "speakers", 0.0, 1.0)
             from voicenotes.speakers import assign_speakers
 
-            transcript = assign_speakers(transcript, input_path, options.speakers)
+            transcript = assign_speakers(transcript, input_path, options.speakers,
+                                         counselor=options.counselor)
             timings["speakers"] = time.monotonic() - t0
     if kind == "items":
         transcript = _transcript_beside(folder, itemset)

@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from voicenotes.commands.speakers import COUNSELOR_HELP, SPEAKERS_HELP
+
 TEMPLATES = "crisis|soap|dap|birp|safety-plan"
 STAGE_NAMES = {"transcribe": "Transcribing", "speakers": "Separating speakers",
                "extract": "Finding crisis items", "note": "Writing the draft and review page"}
@@ -80,8 +82,9 @@ def note(
     preset: str = typer.Option("default", "--preset", metavar="default|fast|low-memory",
                                help="Transcription preset."),
     speakers: Optional[str] = typer.Option(
-        None, "--speakers", metavar="SPEC",
-        help="Separate speakers in a session recording (see voicenotes speakers)."),
+        None, "--speakers", metavar="auto|N|channels", help=SPEAKERS_HELP),
+    counselor: Optional[str] = typer.Option(
+        None, "--counselor", metavar="SPEAKER", help=COUNSELOR_HELP),
     rules: list[Path] = typer.Option(
         [], "--rules", metavar="PATH", help="A site's own extraction rules file (repeatable)."),
     from_review: Optional[Path] = typer.Option(
@@ -102,6 +105,12 @@ def note(
                          hint="Example: voicenotes note session.flac --out notes/session-1")
     from voicenotes import pipeline
 
+    if counselor is not None and speakers is None:
+        speakers = "auto"
+    if speakers is not None:  # a bad spec or a missing extra stops here, before transcribing
+        from voicenotes.speakers import check_available
+
+        check_available(speakers)
     topts = None
     if model or preset != "default":
         from voicenotes.transcribe import TranscribeOptions
@@ -110,7 +119,8 @@ def note(
     progress = _StageProgress(quiet)
     options = pipeline.NoteOptions(template=template or "crisis", mode=mode,
                                    session_start=session_start, transcribe=topts, model=model,
-                                   speakers=speakers, rules_paths=tuple(rules), progress=progress)
+                                   speakers=speakers, counselor=counselor,
+                                   rules_paths=tuple(rules), progress=progress)
     try:
         result = pipeline.run_note(input_path, out, options)
     finally:
