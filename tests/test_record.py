@@ -20,6 +20,7 @@ from test_record_rig import (  # noqa: F401 - fixtures
     CONSENT_FLAGS,
     PERIOD_FRAMES,
     RATE,
+    VOICENOTES,
     jfk_raw,
     journal,
     only_session,
@@ -234,3 +235,65 @@ def test_record_start_recovers_interrupted_recording(rig, tmp_path):
     assert f"Recovered an interrupted recording in {first}" in r.stderr
     assert journal(first)["state"] == "recovered"
     assert len([d for d in out.iterdir() if d.is_dir()]) == 2
+
+
+def test_terminal_prompt_keys_and_display(rig):
+    """On a terminal: the consent questions, the live line (time, level meter, overflows),
+    `p` pauses/resumes without Enter, Enter stops, and the terminal settings are restored."""
+    import pty
+    import select
+    import termios
+
+    feeder = rig.start()
+    out = rig.root / "out"
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    p = subprocess.Popen([*VOICENOTES, "record", "--out", str(out), "--max-seconds", "30"],
+                         stdin=slave, stdout=slave, stderr=slave, env=rig.env, close_fds=True)
+    buf = bytearray()
+
+    def pump(seconds: float, until: bytes | None = None) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not (until and until in buf):
+            r, _, _ = select.select([master], [], [], 0.05)
+            if r:
+                try:
+                    buf.extend(os.read(master, 4096))
+                except OSError:
+                    return
+
+    try:
+        for prompt, answer in [(b"Who is present", b"counselor,client\r"),
+                               (b"agreed to be recorded", b"yes\r"),
+                               (b"transcribed", b"yes\r"), (b"note draft", b"no\r"),
+                               (b"How was consent", b"written\r"), (b"How many days", b"\r"),
+                               (b"form version", b"\r")]:
+            pump(10, until=prompt)
+            assert prompt in buf, bytes(buf[-300:])
+            os.write(master, answer)
+        pump(10, until=b"REC 00:00:0")
+        _wait(lambda: feeder.fed_seconds() >= 1.0, what="capture")
+        os.write(master, b"p")
+        pump(1.0)
+        os.write(master, b"p")
+        pump(0.6)
+        os.write(master, b"\r")
+        pump(5, until=b"Recording finished")
+        assert p.wait(timeout=10) == 0
+        after = termios.tcgetattr(slave)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        os.close(master)
+        os.close(slave)
+    assert after == before  # cbreak mode undone
+    text = buf.decode(errors="replace")
+    assert re.search(r"REC 00:00:0\d  \[[#-]{20}\] +(-?\d+|--) dB  overflows: 0", text), text
+    assert "PAUSED (off-record)" in text and "you stopped it" in text
+    folder = only_session(out)
+    c = json.loads((folder / "consent.json").read_text())
+    assert c["parties"] == ["counselor", "client"] and c["method"] == "written"
+    assert c["scope"] == ["recording", "transcription"] and c["retention_days"] == 30
+    j = journal(folder)
+    assert j["stop_reason"] == "stopped by you" and len(j["paused"]) == 1
+    _readers_agree(folder / "session-0001.wav")
