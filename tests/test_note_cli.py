@@ -159,3 +159,41 @@ def test_from_review_refuses_unreviewed_risk_items_and_foreign_files(tmp_path):
     assert res.exit_code == 3 and "no reason" in res.output
     assert not (out / "note.reviewed.md").exists()
     assert [json.loads(x)["event"] for x in (out / "audit.jsonl").read_text().splitlines()] == ["draft_created"]
+
+
+@pytest.mark.model
+def test_recording_session_folder_gets_consent_and_start_time(tmp_path, tiny_transcriber):
+    """A folder as `voicenotes record` leaves it: audio + consent.json + recording.json. The note
+    goes into that folder, shows the consent record, takes the mode from it and resolves
+    "tomorrow at four thirty" against the recording's start time."""
+    import shutil
+
+    from conftest import EXTRACTION
+    from voicenotes.consent import consent_from_flags, save_consent
+    from voicenotes.pipeline import NoteOptions, run_note
+
+    folder = tmp_path / "session-2026-03-09"
+    folder.mkdir()
+    shutil.copy(EXTRACTION / "audio" / "dev-45.flac", folder / "session-0001.flac")
+    rec = consent_from_flags(parties="counselor,client", scope="recording,transcription",
+                             method="verbal", retention_days=30, form_version=None, dictation=False)
+    save_consent(rec, folder)
+    (folder / "recording.json").write_text(json.dumps({"state": "finished",
+                                                       "started_at": "2026-03-09T14:00:00"}))
+    result = run_note(folder / "session-0001.flac", None, NoteOptions(), transcriber=tiny_transcriber)
+    assert result.out_dir == folder
+    assert result.summary["mode"] == "session"
+    assert result.summary["session_start"] == "2026-03-09T14:00:00"
+    assert result.summary["session_start_source"] == "recording.json"
+    assert not (folder / "audio.flac").exists()  # the page plays the recording in place
+    assert 'src="session-0001.flac"' in (folder / "review.html").read_text()
+    md = (folder / "note.md").read_text()
+    assert "Consent record (from consent.json): All parties present (counselor, client) consented" in md
+    note = json.loads((folder / "note.json").read_text())
+    assert note["header"]["consent_record"]["scope"] == ["recording", "transcription"]
+    from icalendar import Calendar
+
+    events = list(Calendar.from_ical((folder / "followups.ics").read_bytes()).walk("VEVENT"))
+    assert any(e.decoded("dtstart").isoformat().startswith("2026-03-10") for e in events)
+    for name in ("transcript.json", "items.json", "note.md", "note.json", "review.html"):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
