@@ -85,6 +85,14 @@ def test_empty_items_make_an_honest_note_without_defaults():
     assert md.count("- [ ] ") == 8
 
 
+def test_whole_recording_warnings_are_plain():
+    t = hand_transcript()
+    t = t.__class__(**{**t.__dict__, "flags": ("partial",)})
+    md = render_markdown(build_note(hand_items(), load_template("crisis"), transcript=t))
+    assert "- Whole recording: the file seems truncated or damaged: only part of it was transcribed" in md
+    assert "- verify audio at 00:50" in md  # the doubtful segment of the hand transcript
+
+
 def test_conflicting_statements_are_both_kept_and_flagged():
     ev = lambda q, t: Evidence(segment=0, start_char=0, end_char=len(q), quote=q, t_start=t)  # noqa: E731
     items = ItemSet(items=(

@@ -33,7 +33,10 @@ def _env() -> jinja2.Environment:
 
 
 def render_markdown(note: dict[str, Any]) -> str:
-    text = _env().get_template("note.md.j2").render(note=note, h=note["header"])
+    from voicenotes.note.templates import labels
+
+    text = _env().get_template("note.md.j2").render(note=note, h=note["header"],
+                                                     flag_text=labels().get("flag", {}))
     # Collapse runs of blank lines the layout's conditionals leave behind.
     out, blank = [], 0
     for line in text.splitlines():
