@@ -107,7 +107,8 @@ def test_pause_is_off_record_and_sigterm_finalises(rig, jfk_raw):
         p.stdin.flush()
         _wait(lambda: feeder.fed_seconds() >= 5.0, what="resume")
         p.send_signal(signal.SIGTERM)
-        out_s, err = p.communicate(timeout=20)
+        p.wait(timeout=20)  # stdin stays open: the stop must come from the signal
+        out_s, err = p.communicate()
     finally:
         if p.poll() is None:
             p.kill()

@@ -173,7 +173,8 @@ def test_cli_device_fails_to_open_plain_message(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["record", "--out", str(out), "--max-seconds", "5",
                                  *CONSENT_FLAGS])
     assert r.exit_code == 6, r.output
-    assert "could not be opened" in r.output and "Traceback" not in r.output
+    assert "could not be opened" in r.output and "Nothing was recorded" in r.output
+    assert "Traceback" not in r.output
     folder = next(out.iterdir())
     assert journal(folder)["state"] == "finished"
     assert wave_seconds(folder / "session-0001.wav") == 0.0
@@ -298,6 +299,25 @@ def test_recover_rebuilds_a_torn_header_and_keeps_every_byte(tmp_path, jfk_raw):
     j = journal(folder)
     assert j["state"] == "recovered" and j["files"][0]["partial_frame_bytes"] == 1
     assert rec.recover(tmp_path) == []  # idempotent
+
+
+def test_recover_leaves_a_live_recording_alone(tmp_path, jfk_raw):
+    import fcntl
+
+    folder = tmp_path / "live"
+    folder.mkdir()
+    (folder / "session-0001.wav").write_bytes(rec.wav_header(16000, 1, 0) + jfk_raw[:32000])
+    (folder / "recording.json").write_text(json.dumps(
+        {"state": "recording", "sample_rate": 16000, "channels": 1}))
+    fd = os.open(folder / rec.LOCK_FILE, os.O_WRONLY | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as a running recorder holds it
+    try:
+        assert rec.recover(tmp_path) == []
+        assert journal(folder)["state"] == "recording"
+    finally:
+        os.close(fd)
+    assert len(rec.recover(tmp_path)) == 1
+    assert wave_seconds(folder / "session-0001.wav") == pytest.approx(1.0)
 
 
 def test_recover_cli_plain_messages(tmp_path):

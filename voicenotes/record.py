@@ -19,6 +19,7 @@ Nothing here deletes audio, on any path.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -46,6 +47,7 @@ from voicenotes.fsio import (
 )
 
 JOURNAL = "recording.json"
+LOCK_FILE = ".recording.lock"  # held (flock) while a recorder writes the folder
 JOURNAL_SCHEMA_VERSION = 1
 WAV_HEADER_BYTES = 44
 SAMPLE_WIDTH = 2  # int16
@@ -412,7 +414,7 @@ class _LineCommands:
 
 
 class _Display:
-    def __init__(self, stream, interval_non_tty: float = 10.0):
+    def __init__(self, stream, interval_non_tty: float = 30.0):
         self.stream = stream
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self.interval = 0.2 if self.tty else interval_non_tty
@@ -622,6 +624,19 @@ class Recorder:
     def run(self, rate: int, channels: int) -> RecordResult:
         opts = self.options
         dev = self.device or {}
+        lock_fd = os.open(self.folder / LOCK_FILE, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(lock_fd)
+            raise StorageError(f"Another voicenotes process is recording into {self.folder}.")
+        try:
+            return self._run(rate, channels, opts, dev)
+        finally:
+            os.close(lock_fd)  # releases the lock
+
+    def _run(self, rate: int, channels: int, opts: RecordOptions,
+             dev: dict[str, Any]) -> RecordResult:
         started_wall = time.monotonic()
         journal = Journal(self.folder, {
             "schema_version": JOURNAL_SCHEMA_VERSION,
@@ -901,9 +916,27 @@ def session_folders(root: Path) -> list[Path]:
     return out
 
 
+def _being_recorded(folder: Path) -> bool:
+    """True while a live recorder holds the folder's lock (a killed one holds nothing)."""
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def recover_folder(folder: Path) -> RecoveryReport | None:
-    """Repair one recording folder if it was interrupted; None when it needs nothing."""
+    """Repair one recording folder if it was interrupted; None when it needs nothing (or when
+    it is being recorded right now)."""
     folder = Path(folder)
+    if _being_recorded(folder):
+        return None
     journal = read_journal(folder)
     if not _needs_recovery(folder, journal):
         return None

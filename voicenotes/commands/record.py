@@ -150,8 +150,9 @@ def record(
     if result.storage_error:
         raise StorageError(result.storage_error)
     if result.device_error:
-        raise DeviceError(f"{result.device_error} The {result.duration_s:.1f} s recorded "
-                          f"until then are saved in {folder}.",
+        kept = (f"The {result.duration_s:.1f} s recorded until then are saved in {folder}."
+                if result.duration_s > 0 else "Nothing was recorded.")
+        raise DeviceError(f"{result.device_error} {kept}",
                           hint="Check the microphone, then run `voicenotes devices`.")
 
     if then == "note" and result.files and note_ok:
