@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -141,112 +142,117 @@ def test_bad_arguments_give_one_line_and_exit_code(tmp_path):
     assert r.returncode == 2
 
 
-# --------------------------------------------------------------------------- resume, duplicates
-
-
-@pytest.mark.model
-def test_duplicates_once_resume_by_hash_not_by_output(tmp_path, clips):
-    src, out = tmp_path / "in", tmp_path / "out"
-    _sox(clips[0], src / "a.wav", 0.2, 2.5)
-    _sox(clips[1], src / "sub" / "b.flac", 0.2, 2.0)
-    (src / "sub" / "a-copy.wav").write_bytes((src / "a.wav").read_bytes())
-    # A folder already at b's final place (e.g. copied from elsewhere, or torn) must not count.
-    fake = out / "sub" / "b"
-    fake.mkdir(parents=True)
-    (fake / "transcript.json").write_text("{\"torn\": ")
-    r = run_cli("batch", src, "--out", out, "--model", MODEL)
-    assert r.returncode == 0, r.stderr
-    assert "Traceback" not in r.stderr
-    jobs = assert_consistent(out)
-    assert sorted(j["rel_path"] for j in jobs) == ["a.wav", "sub/b.flac"]
-    assert all(j["state"] == "done" and j["attempts"] == 1 for j in jobs)
-    _, files = journal(out)
-    dup = {f["rel_path"]: f["duplicate_of"] for f in files}
-    assert dup == {"a.wav": None, "sub/a-copy.wav": "a.wav", "sub/b.flac": None}
-    tb = json.loads((out / "sub" / "b" / "transcript.json").read_text())
-    from voicenotes.fsio import sha256_file
-
-    assert tb["audio"]["sha256"] == sha256_file(src / "sub" / "b.flac")  # the fake was replaced
-    report = (out / "report.csv").read_text()
-    assert "sub/a-copy.wav,duplicate" in report
-    # the report holds no transcript words
-    words = {w.strip(".,").lower() for s in tb["segments"] for w in s["text"].split()}
-    ta = json.loads((out / "a" / "transcript.json").read_text())
-    words |= {w.strip(".,").lower() for s in ta["segments"] for w in s["text"].split()}
-    html = (out / "report.html").read_text().lower()
-    leaked = {w for w in words if len(w) >= 6 and (w in report.lower() or w in html)}
-    assert not leaked
-
-    # Same command again: nothing is transcribed again.
-    r = run_cli("batch", src, "--out", out, "--model", MODEL)
-    assert r.returncode == 0, r.stderr
-    assert [j["attempts"] for j in journal(out)[0]] == [1, 1]
-    assert "skipped" in r.stdout
-
-    # Renamed file with the same content: still done (keyed by content, not by name).
-    (src / "a.wav").rename(src / "renamed.wav")
-    r = run_cli("batch", src, "--out", out, "--model", MODEL)
-    assert r.returncode == 0, r.stderr
-    jobs = journal(out)[0]
-    assert sorted(j["rel_path"] for j in jobs) == ["sub/a-copy.wav", "sub/b.flac"] or \
-        sorted(j["rel_path"] for j in jobs) == ["renamed.wav", "sub/b.flac"]
-    assert sum(j["attempts"] for j in jobs) == 2
-
-    # Changed content under the same name: processed again, into the same folder.
-    _sox(clips[2], src / "sub" / "b.flac", 0.2, 2.0)
-    r = run_cli("batch", src, "--out", out, "--model", MODEL)
-    assert r.returncode == 0, r.stderr
-    jobs = assert_consistent(out)
-    b = [j for j in jobs if j["rel_path"] == "sub/b.flac"]
-    assert len(b) == 1 and b[0]["out_name"] == "sub/b" and b[0]["attempts"] == 1
-    tb2 = json.loads((out / "sub" / "b" / "transcript.json").read_text())
-    assert tb2["audio"]["sha256"] == sha256_file(src / "sub" / "b.flac") != tb["audio"]["sha256"]
-
-
 # --------------------------------------------------------------------------- kill -9
 
 
 @pytest.mark.model
-def test_kill_nine_at_random_moments_then_resume(tmp_path, clips):
+def test_kill_resume_duplicates_and_hash_keys(tmp_path, clips):
+    """>= 20 inputs (3 bad, 1 duplicate), a torn folder already at one final place; a Ctrl-C and
+    kill -9s at random moments (fixed seed); resume. Then: renamed files stay done (keyed by
+    content), edited files are redone into the same folder."""
+    from voicenotes.fsio import sha256_file
+
     src, out = tmp_path / "in", tmp_path / "out"
-    corpus = make_corpus(src, clips, 20)
-    n_inputs = len(corpus["good"]) + len(corpus["bad"])
-    assert n_inputs >= 23
+    corpus = make_corpus(src, clips, 17)
+    first = corpus["good"][0]
+    dup = src / "zz-copies" / "same-as-first.wav"
+    dup.parent.mkdir()
+    dup.write_bytes(first.read_bytes())
+    n_unique = len(corpus["good"]) + len(corpus["bad"])
+    assert n_unique + 1 >= 20
+    # something at a final place must not count as done ("never by output exists")
+    victim = corpus["good"][1]
+    fake = out / victim.relative_to(src).parent / victim.stem
+    fake.mkdir(parents=True)
+    (fake / "transcript.json").write_text('{"torn": ')
+
     rng = random.Random(6)
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     cmd = [sys.executable, "-m", "voicenotes", "batch", str(src), "--out", str(out),
            "--model", MODEL, "--jobs", "1"]
     kills = 0
-    for _ in range(3):
+    # First a Ctrl-C (SIGINT to the whole process group, as a terminal sends it), then kill -9s.
+    for sig in (signal.SIGINT, signal.SIGKILL, signal.SIGKILL):
         before = _finished(out)
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        # wait until this run has started transcribing, then kill at a random moment
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        # wait until this run has started transcribing, then stop it at a random moment
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             if _running_or_more(out, before):
                 break
             time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 2.0))
+        time.sleep(rng.uniform(0.0, 1.5))
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, sig)
             kills += 1
-        proc.wait(30)
-    assert kills >= 2
+        _, err = proc.communicate(timeout=60)
+        if sig == signal.SIGINT:
+            # a clean stop: exit 130, one plain line, nothing left 'running', no temp folders
+            assert proc.returncode == 130, err
+            assert "Traceback" not in err and "Stopped" in err
+            assert all(j["state"] != "running" for j in journal(out)[0])
+            assert not [p for p in out.rglob(".tmp-*")]
+            assert (out / "report.csv").is_file()
+    assert kills == 3
+
     r = run_cli("batch", src, "--out", out, "--model", MODEL)
     assert r.returncode == 3, r.stderr  # the bad files failed; the rest is done
     assert "Traceback" not in r.stderr
     jobs = assert_consistent(out)
     states = {j["rel_path"]: j["state"] for j in jobs}
-    assert len(states) == n_inputs
+    assert len(states) == n_unique  # the duplicate is not a job of its own
     assert {states[p.relative_to(src).as_posix()] for p in corpus["good"]} == {"done"}
     assert states["empty.wav"] == "failed" and states["notes-renamed.wav"] == "failed"
     assert states["truncated.wav"] in ("partial", "failed")
     transcriptions = sum(j["attempts"] for j in jobs)
-    assert transcriptions <= n_inputs + kills
+    assert transcriptions <= n_unique + kills
     folders = {j["out_name"] for j in jobs if j["state"] in ("done", "partial")}
     made = {p.parent.relative_to(out).as_posix() for p in out.rglob("transcript.json")}
     assert made == folders  # exactly one output folder per finished input, nothing else
+    _, files = journal(out)
+    dups = {f["rel_path"]: f["duplicate_of"] for f in files if f["duplicate_of"]}
+    assert dups == {"zz-copies/same-as-first.wav": first.relative_to(src).as_posix()}
+    tv = json.loads((fake / "transcript.json").read_text())
+    assert tv["audio"]["sha256"] == sha256_file(victim)  # the torn folder was replaced
+    # the report lists every input and holds no transcript words
+    csv_text = (out / "report.csv").read_text()
+    assert csv_text.count("\n") == n_unique + 2  # header + one line per input file
+    assert "zz-copies/same-as-first.wav,duplicate" in csv_text
+    html = (out / "report.html").read_text().lower()
+    def norm(text: str) -> str:
+        return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+
+    phrases = set()
+    for p in out.rglob("transcript.json"):
+        for seg in json.loads(p.read_text())["segments"]:
+            ws = norm(seg["text"]).split()
+            phrases |= {" ".join(ws[i:i + 3]) for i in range(len(ws) - 2)}
+    assert len(phrases) > 50
+    in_report = norm(csv_text) + " | " + norm(html)
+    leaked = {ph for ph in phrases if ph in in_report}
+    assert not leaked
+
+    # Same command again: nothing is transcribed again; a renamed file is still done.
+    attempts = {j["sha256"]: j["attempts"] for j in jobs}
+    corpus["good"][2].rename(corpus["good"][2].with_name("renamed.wav"))
+    r = run_cli("batch", src, "--out", out, "--model", MODEL)
+    assert r.returncode == 3, r.stderr
+    assert {j["sha256"]: j["attempts"] for j in journal(out)[0]} == attempts
+    assert "skipped" in r.stdout
+
+    # Edited content under the same name: processed again, into the same folder.
+    edited = corpus["good"][3]
+    _sox(clips[-1], edited, 0.1, 2.0)
+    r = run_cli("batch", src, "--out", out, "--model", MODEL)
+    assert r.returncode == 3, r.stderr
+    jobs = assert_consistent(out)
+    rel = edited.relative_to(src).as_posix()
+    e = [j for j in jobs if j["rel_path"] == rel]
+    assert len(e) == 1 and e[0]["attempts"] == 1 and e[0]["sha256"] == sha256_file(edited)
+    te = json.loads((out / e[0]["out_name"] / "transcript.json").read_text())
+    assert e[0]["out_name"] == Path(rel).with_suffix("").as_posix()
+    assert te["audio"]["sha256"] == sha256_file(edited)
 
 
 def _finished(out: Path) -> int:

@@ -50,6 +50,7 @@ from voicenotes.errors import (
     InputError,
     Interrupted,
     ModelError,
+    RulesError,
     StorageError,
     UsageError,
     VoicenotesError,
@@ -425,7 +426,7 @@ def _classify(exc: BaseException) -> dict[str, Any]:
         message = "The file could not be processed (unexpected problem in the decoder or model)."
     if disk_full:
         message = "The disk is full: the outputs for this recording could not be written."
-    fatal = isinstance(exc, (ModelError, DependencyError, ImportError))
+    fatal = isinstance(exc, (ModelError, DependencyError, ImportError, RulesError))
     if isinstance(exc, ImportError):
         message = (f"A part of voicenotes could not be loaded ({type(exc).__name__}), so no "
                    "recording can be processed.")
@@ -504,6 +505,13 @@ def _make_runner(cfg: dict[str, Any], progress: Callable[[float, float], None]):
         "transcribe": topts, "copy_audio": bool(cfg.get("copy_audio")),
     }
     nopts = _build_options(pipeline.NoteOptions, nopts_wanted)
+    # Load the extraction pipeline (spaCy, medspaCy, rules) now too, so the worker is fully
+    # ready before its first file (a rules problem stops the batch here, once).
+    from voicenotes import extract
+
+    extract.extract_items(extract.transcript_from_turns(
+        [{"speaker": "counselor", "text": "Warm-up."}], mode="dictation", session_start=None),
+        mode="dictation")
 
     def run(input_path: Path, tmp_dir: Path) -> dict[str, Any]:
         result = pipeline.run_note(input_path, tmp_dir, nopts, transcriber=transcriber)
@@ -1024,6 +1032,7 @@ class BatchRunner:
         if s.stopped_reason is None:
             s.stopped_reason = "fatal:" + data["error_class"]
             cls = {"ModelError": ModelError, "DependencyError": DependencyError,
+                   "RulesError": RulesError,
                    "ImportError": DependencyError, "ModuleNotFoundError": DependencyError}.get(
                 data["error_class"], VoicenotesError)
             hint = ("Reinstall voicenotes (scripts/demo sets everything up)."
