@@ -31,6 +31,99 @@ def _session_only(target, modifier, span_between) -> bool:  # noqa: ARG001 - med
     return _mode() == "session"
 
 
+_REQ: dict = {}
+
+
+def _required(pattern) -> frozenset | None:
+    """Literal strings of which at least one must occur (lower-cased) in any match of ``pattern``,
+    or None when that cannot be guaranteed. A sound prefilter: a pattern is only run over a text
+    containing one of them."""
+    key = id(pattern)
+    if key in _REQ:
+        return _REQ[key][1]
+    try:
+        from re import _constants as C, _parser as P
+    except ImportError:  # pragma: no cover - older Pythons
+        _REQ[key] = (pattern, None)
+        return None
+
+    def seq(items):
+        runs, cur, subs = [], [], []
+        for op, av in items:
+            if op is C.LITERAL:
+                cur.append(chr(av).lower())
+                continue
+            if op is C.AT:
+                continue
+            if cur:
+                runs.append("".join(cur))
+                cur = []
+            if op is C.SUBPATTERN:
+                subs.append(seq(av[-1]))
+            elif op is C.BRANCH:
+                alts = [seq(a) for a in av[1]]
+                subs.append(None if any(a is None for a in alts) else frozenset().union(*alts))
+            elif op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)) and av[0] >= 1:
+                subs.append(seq(av[2]))
+        if cur:
+            runs.append("".join(cur))
+        runs = [r for r in runs if len(r.strip()) >= 2]
+        if runs:
+            return frozenset([max(runs, key=len)])
+        for sub in subs:
+            if sub:
+                return sub
+        return None
+
+    try:
+        res = seq(P.parse(pattern.pattern, pattern.flags))
+    except Exception:  # noqa: BLE001 - fall back to always running the pattern
+        res = None
+    _REQ[key] = (pattern, res)  # keep the pattern alive so its id stays unique
+    return res
+
+
+def _fast_regex_call(self, doc):
+    """medspaCy 1.3.1's RegexMatcher.__call__ with ``doc.text_with_ws`` computed once per doc
+    instead of once per pattern (it is rebuilt from every token on each access, which made
+    matching O(patterns x tokens)), and a sound literal prefilter (:func:`_required`) that skips
+    patterns which cannot match the text. Same matches, same order."""
+    from medspacy.common.util import get_token_for_char
+
+    text = doc.text_with_ws
+    low = text.lower()
+    matches = []
+    for (match_id, patterns) in self._patterns.items():
+        for pattern in patterns:
+            req = _required(pattern)
+            if req is not None:
+                for r in req:
+                    if r in low:
+                        break
+                else:
+                    continue
+            on_match = self._callbacks[match_id]
+            for re_match in pattern.finditer(text):
+                span = doc.char_span(re_match.start(), re_match.end())
+                if span is None:
+                    start = get_token_for_char(doc, re_match.start(), resolve=self.resolve_start)
+                    end = get_token_for_char(doc, re_match.end(), resolve=self.resolve_end)
+                    end_index = len(doc) if end is None else end.i
+                    span = doc[start.i:end_index]
+                if len(span):
+                    matches.append((match_id, span.start, span.end))
+                if on_match is not None:
+                    on_match(self, doc, len(matches) - 1, matches)
+    return matches
+
+
+def _patch_medspacy() -> None:
+    from medspacy.common import regex_matcher
+
+    if getattr(regex_matcher.RegexMatcher.__call__, "__name__", "") != "_fast_regex_call":
+        regex_matcher.RegexMatcher.__call__ = _fast_regex_call
+
+
 def build_nlp(rules: RuleSet, use_model: bool | None = None):
     """Return (nlp, info). ``use_model`` None means: use the statistical pipeline when installed."""
     import spacy
@@ -38,6 +131,7 @@ def build_nlp(rules: RuleSet, use_model: bool | None = None):
     from medspacy.context import ConTextRule
     from medspacy.target_matcher import TargetRule
 
+    _patch_medspacy()
     t0 = time.perf_counter()
     nlp = None
     model = "blank"

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Extraction benchmark: pipeline load time and throughput (words/s after load) on the long dev
+session, repeated to at least 50,000 words. Prints figures; asserts nothing.
+
+    .venv/bin/python scripts/bench_extract.py [--words 50000] [--blank]
+
+--blank measures the rule path (spacy.blank + sentencizer) instead of the statistical pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--words", type=int, default=50_000)
+    ap.add_argument("--blank", action="store_true", help="rule path only (no statistical pipeline)")
+    args = ap.parse_args()
+    sys.path.insert(0, str(REPO))
+    case = json.loads((SHARED / "data" / "extraction" / "dev-long.jsonl").read_text().splitlines()[0])
+    turns = case["turns"]
+    words_per = sum(len(t["text"].split()) for t in turns)
+    reps = max(1, -(-args.words // words_per))
+    big = turns * reps
+    n_words = words_per * reps
+
+    t0 = time.perf_counter()
+    import voicenotes.extract as ex  # noqa: E402
+    t_import = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    extractor = ex.get_extractor((), use_model=False if args.blank else None)
+    t_load = time.perf_counter() - t1
+    tr_small = ex.transcript_from_turns(turns, mode="session", session_start=case["session_start"])
+    t2 = time.perf_counter()
+    ex.extract_items(tr_small, mode="session", session_start=case["session_start"],
+                     use_model=False if args.blank else None)
+    t_first = time.perf_counter() - t2  # includes one-off warm-up (date parser tables)
+
+    tr = ex.transcript_from_turns(big, mode="session", session_start=case["session_start"])
+    t3 = time.perf_counter()
+    items = ex.extract_items(tr, mode="session", session_start=case["session_start"],
+                             use_model=False if args.blank else None)
+    dt = time.perf_counter() - t3
+    print(f"pipeline       {extractor.info['model']} ({', '.join(extractor.info['pipes'])})")
+    print(f"cpu cores      {os.cpu_count()}")
+    print(f"import_s       {t_import:.2f}")
+    print(f"load_s         {t_load:.2f}   (import + build: {t_import + t_load:.2f})")
+    print(f"first_call_s   {t_first:.2f}   (one session, {words_per} words, incl. warm-up)")
+    print(f"words          {n_words}  ({reps} x the long dev session as one transcript, {len(big)} turns)")
+    print(f"items          {len(items.items)}")
+    print(f"extract_s      {dt:.2f}")
+    print(f"words_per_s    {n_words / dt:,.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
