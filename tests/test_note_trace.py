@@ -11,6 +11,7 @@ body must also be the rendering of a note.json entry whose item ids exist in ite
 from __future__ import annotations
 
 import re
+import tomllib
 from importlib import resources
 
 import pytest
@@ -34,12 +35,19 @@ def _words(text: str) -> set[str]:
 def _template_words() -> set[str]:
     words: set[str] = set()
     for f in TEMPLATE_DIR.iterdir():
-        if f.name.endswith((".toml", ".md.j2")):
-            text = f.read_text("utf-8")
-            if f.name.endswith(".md.j2"):
-                text = re.sub(r"\{[{%#].*?[}%#]\}", " ", text, flags=re.S)  # fixed text only
-            words |= _words(text)
+        if f.name.endswith(".toml"):  # the wording only: values, not keys or comments
+            words |= _strings(tomllib.loads(f.read_text("utf-8")))
+        elif f.name.endswith(".md.j2"):
+            words |= _words(re.sub(r"\{[{%#].*?[}%#]\}", " ", f.read_text("utf-8"), flags=re.S))
     return words
+
+
+def _strings(obj) -> set[str]:
+    if isinstance(obj, dict):
+        return set().union(*(_strings(v) for v in obj.values())) if obj else set()
+    if isinstance(obj, list):
+        return set().union(*(_strings(v) for v in obj)) if obj else set()
+    return _words(obj) if isinstance(obj, str) else set()
 
 
 def _values(obj) -> set[str]:
