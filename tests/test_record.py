@@ -149,10 +149,11 @@ def test_kill9_then_recover_and_power_loss(rig, jfk_raw, tmp_path):
     power_copy = None
     for n in (2.0, 3.5, 5.0):
         out = rig.root / f"kill-{n}"
+        mark = feeder.mark()
         p = rig.popen("record", "--out", str(out), "--max-seconds", "60", *CONSENT_FLAGS)
         try:
             # fed time restarts with each reader; only the capture stream reaches n seconds
-            _wait(lambda: feeder.fed_seconds() >= n, what=f"{n} s of capture")
+            _wait(lambda: feeder.fed_seconds(after=mark) >= n, what=f"{n} s of capture")
             written = feeder.fed_seconds()
             os.kill(p.pid, signal.SIGKILL)
             p.wait(timeout=10)
@@ -223,7 +224,7 @@ def test_record_start_recovers_interrupted_recording(rig, tmp_path):
     out = rig.root / "out"
     p = rig.popen("record", "--out", str(out), "--max-seconds", "60", *CONSENT_FLAGS)
     try:
-        _wait(lambda: feeder.fed_seconds() >= 1.5, what="capture")
+        _wait(lambda: feeder.fed_seconds() >= 1.0, what="capture")
         os.kill(p.pid, signal.SIGKILL)
         p.wait(timeout=10)
     finally:

@@ -50,10 +50,19 @@ class Feeder(threading.Thread):
         self._fed = 0
         self._lock = threading.Lock()
 
-    def fed_seconds(self) -> float:
-        """Audio handed to the current (last) reader so far."""
+    def fed_seconds(self, after: int | None = None) -> float:
+        """Audio handed to the current (last) reader so far; with ``after``, 0 until a reader
+        newer than connection number ``after`` is connected (so a killed recorder's stale
+        connection never counts for the next one)."""
         with self._lock:
+            if after is not None and self.connections <= after:
+                return 0.0
             return self._fed / 2 / RATE
+
+    def mark(self) -> int:
+        """The current connection number (pass to ``fed_seconds(after=...)``)."""
+        with self._lock:
+            return self.connections
 
     def run(self) -> None:
         while not self.halt.is_set():
