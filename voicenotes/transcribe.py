@@ -491,6 +491,23 @@ def uncovered_speech(regions: Sequence[tuple[float, float]],
     return out
 
 
+def _trim_word_ends(words, regions: Sequence[tuple[float, float]], pad_s: float = 0.2) -> None:
+    """Whisper's alignment often stretches a word that ends an utterance into the following
+    pause. A word that starts inside a VAD speech stretch ends at most ``pad_s`` after it."""
+    if not regions:
+        return
+    import bisect
+
+    starts = [a for a, _ in regions]
+    for w in words:
+        i = bisect.bisect_right(starts, w.start) - 1
+        if i < 0:
+            continue
+        a, b = regions[i]
+        if a <= w.start <= b and w.end > b + pad_s:
+            w.end = round(max(w.start, b + pad_s), 3)
+
+
 def _clips_for(gaps: Sequence[tuple[float, float]], limit_s: float, pad_s: float = 0.2,
                max_s: float = 29.0) -> list[dict[str, float]]:
     """Decoding clips (≤ ``max_s`` each) covering ``gaps`` padded by ``pad_s``."""
@@ -520,8 +537,10 @@ class _Chunk:
     reasons: tuple[str, ...] = ()  # reasons known before assembly (e.g. untranscribed_speech)
 
     @classmethod
-    def of(cls, seg, probs, offset_s: float) -> "_Chunk":
+    def of(cls, seg, probs, offset_s: float,
+           regions: Sequence[tuple[float, float]] = ()) -> "_Chunk":
         words = list(seg.words or ())
+        _trim_word_ends(words, regions)
         return cls(offset_s, float(seg.start), float(seg.end), seg.text, words,
                    _word_speech_probs(probs, words), float(seg.avg_logprob),
                    float(seg.no_speech_prob), float(seg.compression_ratio))
@@ -611,7 +630,9 @@ class Transcriber:
         self.resolved = None
         #: counters over this transcriber's life: speech gaps found, chunks recovered by a second
         #: decode, stretches still untranscribed (kept as flagged placeholders)
-        self.stats = {"gaps": 0, "recovered": 0, "untranscribed": 0}
+        self.stats = {"gaps": 0, "recovered": 0, "untranscribed": 0, "windows": 0}
+        #: where each window of the last file started (s): every cut lies in a pause
+        self.window_starts: list[float] = []
 
     # -- model ---------------------------------------------------------------------------
     def load(self):
@@ -650,8 +671,8 @@ class Transcriber:
         return self.resolved.name if self.resolved else None
 
     # -- dropped-speech recovery ---------------------------------------------------------
-    def _recover(self, pipeline, window, probs, offset_s: float, chunks: list[_Chunk],
-                 language: str | None) -> list[_Chunk]:
+    def _recover(self, pipeline, window, probs, regions, offset_s: float,
+                 chunks: list[_Chunk], language: str | None) -> list[_Chunk]:
         """Re-decode speech the batched pass skipped (a chunk whose decoding stopped early).
 
         The VAD's speech stretches are compared with the transcribed words; each stretch of
@@ -664,7 +685,6 @@ class Transcriber:
                 spans.extend((w.start, w.end) for w in c.words)
             elif c.text.strip():
                 spans.append((c.start, c.end))
-        regions = speech_regions(probs)
         gaps = uncovered_speech(regions, spans)
         self.stats["gaps"] += len(gaps)
         if not gaps:
@@ -674,7 +694,7 @@ class Transcriber:
         kw.update(vad_filter=False, vad_parameters=None, language=language or kw["language"],
                   clip_timestamps=_clips_for(gaps, win_s))
         fw_segments, _ = pipeline.transcribe(window, **kw)
-        recovered = [_Chunk.of(seg, probs, offset_s) for seg in fw_segments]
+        recovered = [_Chunk.of(seg, probs, offset_s, regions) for seg in fw_segments]
         # drop recovered words that repeat words already there (clip padding), keep the rest
         taken = sorted(spans)
         kept: list[_Chunk] = []
@@ -717,24 +737,29 @@ class Transcriber:
         # Chunks are small (text, words, figures); they are assembled at the end, when the
         # decoded duration that timestamps are clamped to is known.
         chunks: list[_Chunk] = []
+        self.window_starts = []
         done_s = 0.0
         t0 = time.monotonic()
         language = opts.language
         for offset, window in iter_windows(stream, opts.window_s, opts.cut_search_s):
             offset_s = offset / SAMPLE_RATE
             win_end = offset_s + len(window) / SAMPLE_RATE
+            self.stats["windows"] += 1
+            self.window_starts.append(round(offset_s, 3))
             try:
                 recorder.take()
                 fw_segments, fw_info = pipeline.transcribe(window, **opts.decode_kwargs())
                 probs = recorder.take()
+                regions = speech_regions(probs)
                 language = fw_info.language
                 mine: list[_Chunk] = []
                 for seg in fw_segments:
-                    mine.append(_Chunk.of(seg, probs, offset_s))
+                    mine.append(_Chunk.of(seg, probs, offset_s, regions))
                     if progress is not None:
                         progress(min(offset_s + seg.end, win_end), max(total, win_end))
                 if opts.recover_dropped:
-                    mine = self._recover(pipeline, window, probs, offset_s, mine, language)
+                    mine = self._recover(pipeline, window, probs, regions, offset_s, mine,
+                                         language)
                 chunks.extend(mine)
             except (ValueError, RuntimeError, IndexError) as exc:
                 raise AudioError(f"{path.name}: the audio could not be transcribed "

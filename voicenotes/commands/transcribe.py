@@ -148,7 +148,8 @@ def transcribe(
 ) -> None:
     """Transcribe recordings on this computer: each segment with its timing, word timings and
     confidence; doubtful passages are marked 'check audio', never dropped."""
-    from voicenotes.errors import InputError, StorageError, VoicenotesError
+    from voicenotes.errors import (InputError, ModelError, StorageError, UsageError,
+                                   VoicenotesError)
 
     from voicenotes.transcribe import (TranscribeOptions, Transcriber, describe_flags,
                                        parse_formats, write_outputs)
@@ -185,8 +186,7 @@ def transcribe(
         first = failures[0][1] if failures else InputError("Nothing to transcribe.")
         raise typer.Exit(first.exit_code)
 
-    transcriber = Transcriber(options)
-    transcriber.load()  # a missing model stops everything here, with the command that fixes it
+    transcriber = Transcriber(options)  # the model loads with the first file that is audio
     used: set[str] = set()
     done = 0
     show_bar = not quiet and sys.stderr.isatty()
@@ -202,8 +202,8 @@ def transcribe(
                     transcript = assign_speakers(transcript, path, speakers, counselor=counselor)
                 stem = _unique_stem(path.stem, used)
                 written = write_outputs(transcript, out, stem, fmts)
-            except StorageError:
-                raise  # the disk is full or the folder vanished: later files would fail too
+            except (StorageError, ModelError, UsageError):
+                raise  # disk full / no model / bad option: every other file would fail too
             except InputError as exc:
                 failures.append((str(path), exc))
                 bar.note(f"Skipped: {exc}", err=True)
