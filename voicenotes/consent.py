@@ -326,7 +326,7 @@ class _Asker:
 def _stdin_readline() -> str:
     try:
         return sys.stdin.readline()
-    except (OSError, ValueError):  # closed stdin
+    except (OSError, ValueError, AttributeError):  # closed or missing stdin
         return ""
 
 

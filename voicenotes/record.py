@@ -599,6 +599,7 @@ class Recorder:
         self.callbacks = 0
         self.callback_error: str | None = None
         self.stream_finished = threading.Event()
+        self._signal_reason: str | None = None
 
     # PortAudio thread: keep it small
     def _callback(self, indata, frames, time_info, status) -> None:
@@ -677,8 +678,11 @@ class Recorder:
             if threading.current_thread() is threading.main_thread():
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                     try:
+                        # the handler only sets a flag: taking a lock inside a signal handler
+                        # can deadlock with the main thread that was interrupted holding it
                         old_handlers[sig] = signal.signal(
-                            sig, lambda s, f: self.controls.stop(
+                            sig, lambda s, f: setattr(
+                                self, "_signal_reason",
                                 "stopped by Ctrl-C" if s == signal.SIGINT else "stop signal"))
                     except (ValueError, OSError):
                         pass
@@ -698,7 +702,12 @@ class Recorder:
                         _LineCommands(self.controls)
                 except Exception:  # noqa: BLE001 - no usable stdin: signals still stop
                     keys = None
-            while not self.controls.stop_event.wait(0.05):
+            while True:
+                if self._signal_reason:
+                    self.controls.stop(self._signal_reason)
+                if self.controls.stop_event.is_set():
+                    break
+                time.sleep(0.05)
                 if keys is not None:
                     keys.poll()
                 n = self.controls.take_pause_requests()
