@@ -257,10 +257,17 @@ def embed_windows(mels: "np.ndarray", starts: Sequence[int], length: int,
     if not len(starts):
         return np.zeros((0, 256), dtype=np.float32)
     out = []
-    with torch.inference_mode():
-        for a in range(0, len(starts), batch):
-            chunk = np.stack([_window(mels, s, length) for s in starts[a:a + batch]])
-            out.append(enc(torch.from_numpy(chunk)).numpy())
+    # One thread: this small LSTM gains nothing from a second one, and with the other core busy
+    # (Whisper, other programs) OpenMP's waiting costs several times the work (measured 8x CPU).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            for a in range(0, len(starts), batch):
+                chunk = np.stack([_window(mels, s, length) for s in starts[a:a + batch]])
+                out.append(enc(torch.from_numpy(chunk)).numpy())
+    finally:
+        torch.set_num_threads(threads)
     return np.concatenate(out).astype(np.float32)
 
 
