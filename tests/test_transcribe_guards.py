@@ -187,17 +187,29 @@ REJECTS = ["empty.wav", "text_as.wav", "rate0.wav", "rate4e9.wav", "video_no_aud
 
 
 def test_bad_inputs_through_the_cli_exit_3_with_one_line(bad_corpus, tmp_path):
+    from typer.testing import CliRunner
+
+    from voicenotes.cli import app
+
     for name in REJECTS:
-        proc = subprocess.run(
-            [sys.executable, "-m", "voicenotes", "transcribe", str(bad_corpus[name]),
-             "--model", "tiny.en", "--out", str(tmp_path / "out"), "--quiet"],
-            capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 3, (name, proc.stderr)
-        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-        assert len(lines) == 1, (name, proc.stderr)
-        assert "Traceback" not in proc.stderr
-        assert proc.stdout == ""
-    assert not any((tmp_path / "out").glob("*.json"))
+        r = CliRunner().invoke(app, ["transcribe", str(bad_corpus[name]), "--model", "tiny.en",
+                                     "--out", str(tmp_path / "out")])
+        assert r.exit_code == 3, (name, r.output)
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1, (name, r.stderr)
+        assert r.stdout == ""
+    # all of them at once, in a real process, next to one good file: one line per bad file,
+    # the good one still done, exit 3 at the end, never a traceback
+    good = bad_corpus["speech.mp3"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "voicenotes", "transcribe", *[str(bad_corpus[n]) for n in REJECTS],
+         str(good), "--model", "tiny.en", "--out", str(tmp_path / "out"), "--format", "json"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr
+    skipped = [ln for ln in proc.stderr.splitlines() if ln.startswith("Skipped")]
+    assert len(skipped) == len(REJECTS)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["speech.json"]
 
 
 @pytest.mark.parametrize("name", ["truncated.flac", "truncated.wav", "corrupt.flac"])

@@ -231,7 +231,7 @@ def transcribe(
                      + ", ".join(w.name for w in written))
             for line in describe_flags(transcript):
                 bar.note(f"  {line}")
-    if not quiet:
+    if not quiet and (done or len(failures) > 1):
         where = out.resolve()
         if failures:
             typer.echo(f"Transcribed {done} of {done + len(failures)} inputs into {where}; "
