@@ -92,6 +92,7 @@ def test_capture_rollover_then_note_finds_the_words(rig, jfk_raw):
     note = (folder / "note.md").read_text()
     assert "counselor, client" in note and "T-1" in note  # consent record in the header
     assert str(folder / "note.md") in r.stdout
+    assert str(joined) in r.stdout and "joined (losslessly)" in r.stderr
 
 
 def test_pause_is_off_record_and_sigterm_finalises(rig, jfk_raw):

@@ -301,6 +301,27 @@ def test_recover_rebuilds_a_torn_header_and_keeps_every_byte(tmp_path, jfk_raw):
     assert rec.recover(tmp_path) == []  # idempotent
 
 
+def test_recover_multi_part_repairs_and_joins(tmp_path, jfk_raw):
+    """A crash after a rollover: the closed part is intact, the open one has a stale header;
+    recover repairs it and joins both (losslessly) into session-all.wav, keeping the parts."""
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    a, b = jfk_raw[:64000], jfk_raw[64000:100000]
+    (folder / "session-0001.wav").write_bytes(rec.wav_header(16000, 1, len(a)) + a)
+    (folder / "session-0002.wav").write_bytes(rec.wav_header(16000, 1, 3200) + b)
+    (folder / "recording.json").write_text(json.dumps(
+        {"state": "recording", "sample_rate": 16000, "channels": 1,
+         "files": [{"name": "session-0001.wav", "synced_bytes": 44 + len(a)}]}))
+    [report] = rec.recover(tmp_path)
+    assert report.joined == "session-all.wav" and "joined" in report.message()
+    assert [f.changed for f in report.files] == [False, True]
+    joined = folder / "session-all.wav"
+    assert wav_samples(joined).tobytes() == a + b
+    assert wave_seconds(joined) == pytest.approx(len(a + b) / 32000) == soxi_seconds(joined)
+    assert wave_seconds(folder / "session-0002.wav") == pytest.approx(len(b) / 32000)
+    assert journal(folder)["joined_file"] == "session-all.wav"
+
+
 def test_recover_leaves_a_live_recording_alone(tmp_path, jfk_raw):
     import fcntl
 

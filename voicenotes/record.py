@@ -833,15 +833,17 @@ class RecoveryReport:
     files: list[RecoveredFile]
     duration_s: float
     unconfirmed_s: float = 0.0
+    joined: str | None = None
 
     def message(self) -> str:
         n = len(self.files)
         extra = (f" The last {self.unconfirmed_s:.1f} s were written after the last confirmed "
                  "save; listen to the end before relying on it." if self.unconfirmed_s > 0.05
                  else "")
+        joined = f" The parts were joined into {self.joined}." if self.joined else ""
         return (f"Recovered an interrupted recording in {self.folder}: {n} file"
                 f"{'s' if n != 1 else ''}, {fmt_duration(self.duration_s)} of audio "
-                f"({self.duration_s:.1f} s) kept.{extra}")
+                f"({self.duration_s:.1f} s) kept.{joined}{extra}")
 
 
 def repair_wav(path: Path, rate: int | None = None, channels: int | None = None) -> RecoveredFile:
@@ -984,8 +986,16 @@ def recover_folder(folder: Path) -> RecoveryReport | None:
                         "unconfirmed_tail_s": round(unconfirmed, 3)})
     if j.get("ended_at") is None:
         j["stop_reason"] = j.get("stop_reason") or "interrupted (program stopped unexpectedly)"
+    joined = None
+    wavs = _session_wavs(folder)
+    if len(wavs) > 1:
+        try:
+            joined = combine_wavs(wavs, folder / COMBINED_NAME).name
+            j["joined_file"] = joined
+        except StorageError:
+            joined = None  # the parts are repaired and kept; joining can be retried
     atomic_write_json(folder / JOURNAL, j)
-    return RecoveryReport(folder, previous, files, duration, unconfirmed)
+    return RecoveryReport(folder, previous, files, duration, unconfirmed, joined)
 
 
 def recover(root: Path) -> list[RecoveryReport]:

@@ -141,6 +141,16 @@ def record(
          f"({result.duration_s:.1f} s) saved in {folder}")
     for f in result.files:
         typer.echo(str(f))
+    whole = result.files[0] if len(result.files) == 1 else None
+    if len(result.files) > 1:
+        # one file for the whole session (parts kept): what `voicenotes note` should be given
+        try:
+            whole = rec.combine_wavs(result.files, folder / rec.COMBINED_NAME)
+            _say(f"The {len(result.files)} parts were joined (losslessly) into {whole.name}; "
+                 "draft the note from that file.")
+            typer.echo(str(whole))
+        except StorageError as exc:
+            _say(f"Warning: {exc} The parts are kept.")
     if result.paused:
         off = sum(p["end_s"] - p["start_s"] for p in result.paused)
         _say(f"Paused {len(result.paused)} time(s); {off:.1f} s off-record (not recorded).")
@@ -155,17 +165,15 @@ def record(
         raise DeviceError(f"{result.device_error} {kept}",
                           hint="Check the microphone, then run `voicenotes devices`.")
 
-    if then == "note" and result.files and note_ok:
-        _then_note(folder, result.files, model)
+    if then == "note" and whole is not None and note_ok:
+        _then_note(folder, whole, model)
 
 
-def _then_note(folder: Path, files: list[Path], model: str | None) -> None:
-    """Draft a note in the recording folder. Several rolled-over files are first joined
-    losslessly into ``session-all.wav`` (the parts are kept), so the note covers all of it."""
+def _then_note(folder: Path, audio: Path, model: str | None) -> None:
+    """Draft a note in the recording folder from the whole recording (``session-all.wav`` when
+    it rolled over into several parts)."""
     from voicenotes import pipeline
-    from voicenotes import record as rec
 
-    audio = files[0] if len(files) == 1 else rec.combine_wavs(files, folder / rec.COMBINED_NAME)
     _say(f"Drafting a note from {audio.name} …")
     result = pipeline.run_note(audio, folder, pipeline.NoteOptions(model=model))
     for key in ("note.md", "review.html"):
