@@ -49,14 +49,18 @@ def _lower(v: Any) -> str:
 
 
 def topic_of(item: dict[str, Any]) -> list[str]:
-    """The lethality/coverage topics one item (an items.json entry) speaks to."""
+    """The lethality/coverage topics one item (an items.json entry) speaks to. Subtype and value
+    fields decide first; where the rules left them empty, the rule id and the evidence words are
+    looked at (only to classify: no words are copied into the report)."""
     t = item.get("type")
-    sub = _lower(item.get("subtype") or (item.get("value") or {}).get("subtype"))
     value = item.get("value") or {}
+    sub = _lower(item.get("subtype") or value.get("subtype"))
     factor = _lower(value.get("factor"))
+    clue = " ".join((_lower(item.get("rule_id")),
+                     _lower((item.get("evidence") or {}).get("quote"))))
     topics: list[str] = []
     if t == "RISK":
-        if sub in ("", "ideation") or sub.startswith("ideation"):
+        if sub.startswith("ideation") or sub == "ideation":
             topics.append("ideation")
         elif sub in ("plan", "preparatory"):
             topics.append("plan")
@@ -68,12 +72,18 @@ def topic_of(item: dict[str, Any]) -> list[str]:
             topics.append("harm_to_others")
         elif sub == "self_harm":
             pass  # counted in the risk totals; not one of the eight topics
+        elif "attempt" in clue:
+            topics.append("prior_attempts")
+        elif "plan" in clue:
+            topics.append("plan")
+        else:
+            topics.append("ideation")  # an unspecified suicide-risk mention
     elif t == "RISK_FACTOR":
-        text = sub + " " + factor
+        text = " ".join((sub, factor)) if (sub or factor) else clue
         if any(w in text for w in _SUBSTANCE_WORDS):
             topics.append("substance_use")
-        if "attempt" in text:
-            topics.append("prior_attempts")
+        if "attempt" in f"{sub} {factor} {clue}":
+            topics.append("prior_attempts")  # e.g. a relative's attempt: shown as third-party
     elif t in ("MEANS", "MEANS_SAFETY"):
         topics.append("means_access")
     elif t == "PROTECTIVE":
