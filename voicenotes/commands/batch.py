@@ -51,11 +51,14 @@ class _Display:
                 console=Console(stderr=True), transient=True)
             self.progress.start()
             self.overall = self.progress.add_task(
-                "All files", total=max(self.audio_total, 1e-6), info=self._info())
+                "All files", total=max(self.audio_total, 1e-6),
+                info=f"0/{self.total_files} files · loading the speech and language models…")
             return
         if self.progress is None:
             return
-        if kind == "start":
+        if kind == "worker_ready":
+            self._update_overall()
+        elif kind == "start":
             slot = data["slot"]
             if slot in self.slots:
                 self.progress.remove_task(self.slots.pop(slot))
