@@ -129,6 +129,16 @@ def test_discover_is_sorted_and_skips_fifos_temp_files_and_outputs(tmp_path):
     assert set(found) == {"z.wav", "b/2.mp3", "b/10.flac", "a.m4a", "B.ogg"}
     # deterministic: the same answer again, whatever the creation order
     assert [p.relative_to(src).as_posix() for p in discover(src, out)] == found
+    # a `voicenotes record` folder whose parts were joined: only the whole session counts
+    rec = src / "recording-20261126-101500"
+    rec.mkdir()
+    for name in ("recording.json", "consent.json"):
+        (rec / name).write_text("{}")
+    for name in ("session-0001.wav", "session-0002.wav", "session-all.wav"):
+        (rec / name).write_bytes(b"x")
+    found = [p.relative_to(src).as_posix() for p in discover(src, out)]
+    assert [f for f in found if f.startswith("recording-")] == [
+        "recording-20261126-101500/session-all.wav"]
 
 
 def test_bad_arguments_give_one_line_and_exit_code(tmp_path):

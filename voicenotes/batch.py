@@ -34,6 +34,7 @@ import fcntl
 import json
 import multiprocessing
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -162,7 +163,22 @@ def discover(src: Path, out_dir: Path | None = None) -> list[Path]:
         seen.add(key)
         found.append(p)
     found.sort(key=lambda q: q.relative_to(src).as_posix())
-    return found
+    return _drop_joined_parts(found)
+
+
+_PART_RE = re.compile(r"^session-\d{4}\.wav$", re.IGNORECASE)
+JOINED_NAME = "session-all.wav"
+
+
+def _drop_joined_parts(paths: list[Path]) -> list[Path]:
+    """In a ``voicenotes record`` folder (it holds ``recording.json``) whose parts were joined
+    into ``session-all.wav``, the whole session is that file: its ``session-NNNN.wav`` parts are
+    not separate recordings and are left out (they stay on disk)."""
+    joined = {p.parent for p in paths if p.name.lower() == JOINED_NAME
+              and (p.parent / "recording.json").is_file()}
+    if not joined:
+        return paths
+    return [p for p in paths if not (p.parent in joined and _PART_RE.match(p.name))]
 
 
 def _walk(src: Path) -> list[Path]:
