@@ -719,6 +719,18 @@ def _install_folder(tmp: Path, final: Path) -> None:
         fsync_dir(final.parent)
 
 
+def _raise_interrupt(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+def _term_as_interrupt():
+    """SIGTERM (e.g. a service manager, `kill`) stops the batch as cleanly as Ctrl-C."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread
+        return None
+
+
 class BatchRunner:
     """Runs one batch. ``on_event(kind, data)`` receives progress events (for the CLI display and
     the benchmark): ``plan``, ``start``, ``progress``, ``finish``, ``worker_ready``."""
@@ -755,6 +767,7 @@ class BatchRunner:
         ensure_private_dir(self.out)
         lock = _lock(self.out)
         journal = None
+        previous_term = _term_as_interrupt()
         try:
             sweep_tmp(self.out)
             journal = Journal(self.out / JOURNAL_NAME)
@@ -768,6 +781,8 @@ class BatchRunner:
                 raise
             self._write_report(journal)
         finally:
+            if previous_term is not None:
+                signal.signal(signal.SIGTERM, previous_term)
             self.summary.wall_s = time.monotonic() - t_start
             if journal is not None:
                 journal.close()
