@@ -18,6 +18,7 @@ import pytest
 
 from test_record_rig import (  # noqa: F401 - fixtures
     CONSENT_FLAGS,
+    AlsaRig,
     PERIOD_FRAMES,
     RATE,
     VOICENOTES,
@@ -59,8 +60,8 @@ def _norm(text: str) -> str:
 @pytest.mark.model
 def test_capture_rollover_then_note_finds_the_words(rig, jfk_raw):
     """11 s of JFK through PortAudio, rolled over every 4 s, joined, transcribed by tiny.en.
-    The FIFO is fed at twice real time to keep the test short (the capture follows the feed)."""
-    rig.start(speed=2.0)
+    The FIFO is fed at three times real time to keep the test short (the capture follows the feed)."""
+    rig.start(speed=3.0)
     rig.env["VOICENOTES_MODEL"] = "tiny.en"
     out = rig.root / "out"
     r = rig.run("record", "--out", str(out), "--max-seconds", "11", "--rollover-seconds", "4",
@@ -142,25 +143,40 @@ def test_pause_is_off_record_and_sigterm_finalises(rig, jfk_raw):
 
 
 def test_kill9_then_recover_and_power_loss(rig, jfk_raw, tmp_path):
-    """kill -9 after N s for several N; recover keeps every byte; all readers agree. Then a
-    simulated power cut: the file cut at the last fsync'd offset plus garbage."""
-    feeder = rig.start()
+    """kill -9 after N s for several N (three recorders at once, each on its own ALSA rig);
+    recover keeps every byte; all readers agree. Then a simulated power cut: the file cut at
+    the last fsync'd offset plus garbage."""
     src = _src(jfk_raw)
+    rigs = [rig] + [AlsaRig(tmp_path / f"rig-{i}", jfk_raw) for i in (1, 2)]
+    runs = []
+    try:
+        for rg, n in zip(rigs, (2.0, 3.5, 5.0)):
+            feeder = rg.start()
+            mark = feeder.mark()
+            p = rg.popen("record", "--out", str(rg.root / "kill"), "--max-seconds", "60",
+                         *CONSENT_FLAGS)
+            runs.append({"rig": rg, "n": n, "feeder": feeder, "mark": mark, "p": p})
+        end = time.monotonic() + 40
+        while any("written" not in r for r in runs):
+            assert time.monotonic() < end, "timed out waiting for capture"
+            for r in runs:
+                # fed time restarts with each reader; only the capture stream reaches n s
+                if "written" not in r and r["feeder"].fed_seconds(after=r["mark"]) >= r["n"]:
+                    r["written"] = r["feeder"].fed_seconds()
+                    os.kill(r["p"].pid, signal.SIGKILL)
+            time.sleep(0.005)
+        for r in runs:
+            r["p"].wait(timeout=10)
+    finally:
+        for r in runs:
+            if r["p"].poll() is None:
+                r["p"].kill()
+        for rg in rigs[1:]:
+            rg.stop()
     figures = []
     power_copy = None
-    for n in (2.0, 3.5, 5.0):
-        out = rig.root / f"kill-{n}"
-        mark = feeder.mark()
-        p = rig.popen("record", "--out", str(out), "--max-seconds", "60", *CONSENT_FLAGS)
-        try:
-            # fed time restarts with each reader; only the capture stream reaches n seconds
-            _wait(lambda: feeder.fed_seconds(after=mark) >= n, what=f"{n} s of capture")
-            written = feeder.fed_seconds()
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait(timeout=10)
-        finally:
-            if p.poll() is None:
-                p.kill()
+    for r in runs:
+        n, written, out = r["n"], r["written"], r["rig"].root / "kill"
         folder = only_session(out)
         wav = folder / "session-0001.wav"
         j = journal(folder)
@@ -171,9 +187,9 @@ def test_kill9_then_recover_and_power_loss(rig, jfk_raw, tmp_path):
         if n == 3.5:
             power_copy = tmp_path / "power"
             shutil.copytree(folder, power_copy)
-        r = rig.run("recover", str(out))
-        assert r.returncode == 0, r.stderr
-        assert "Recovered an interrupted recording" in r.stdout
+        res = rig.run("recover", str(out))
+        assert res.returncode == 0, res.stderr
+        assert "Recovered an interrupted recording" in res.stdout
         assert wav.stat().st_size == size_before  # every byte kept
         j = journal(folder)
         assert j["state"] == "recovered" and j["recovered"]["previous_state"] == "recording"
@@ -182,9 +198,9 @@ def test_kill9_then_recover_and_power_loss(rig, jfk_raw, tmp_path):
         got = wav_samples(wav)
         assert np.array_equal(got, src[:len(got)])
         figures.append((n, written, header_before["data_size"] / 2 / RATE, dur))
-        # a second recover finds nothing to do
-        r2 = rig.run("recover", str(out))
-        assert r2.returncode == 0 and "nothing to repair" in r2.stderr
+    # a second recover finds nothing to do
+    res = rig.run("recover", str(runs[0]["rig"].root / "kill"))
+    assert res.returncode == 0 and "nothing to repair" in res.stderr
     print("\nkill -9 figures (N, fed s, header said s, recovered s):", figures)
 
     # simulated power loss: only what was fsync'd survives, plus a torn garbage tail
