@@ -86,12 +86,12 @@ THIRD_SUBJ = re.compile(r"^(?:(?:and|so|okay|now),?\s+)*(has|does|did|is|was|wil
 CONTACT = re.compile(
     r"\b(give (?:you|him|her|them|me) a (?:call|ring)|call (?:me|you|him|her) back|check(?:ing)? in|check-in|follow(?:ing)?[- ]up(?: call)?|"
     r"call(?:s|ing)?|text(?:s|ing)?|see (?:you|him|her)|meet(?:ing)?|come (?:back )?in|go(?:ing)? (?:to|there|in)|visit)\b", I)
-COMMIT = re.compile(r"\b(will|'ll|going to|gonna|agreed to|agrees to|scheduled|plans? to|planned to|could you|would you be (willing|open)|"
+COMMIT = re.compile(r"\b(will|'ll|going to|gonna|agreed to|agrees to|agree to|scheduled|plans? to|planned to|could you|would you be (willing|open)|"
                     r"can you|could i|can i|i'd like (you )?to|i would like (you )?to|let's|promised? to|is to|needs to|want you to)\b", I)
 DAYX = (r"today|tonight|this (?:morning|afternoon|evening|week|weekend)|tomorrow(?: (?:morning|afternoon|evening|night))?|"
         r"(?:next |this |on )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)(?: (?:morning|afternoon|evening|night))?|"
         r"next week|later today|as soon as (?:we hang up|we're done|we are done|possible|we get off(?: the phone)?)")
-CLOCK_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d{1,2}(?::\d\d)?)"
+CLOCK_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|1[0-2][0-5]\d|[1-9][0-5]\d|\d{1,2}(?:[:.]\d\d)?)"
 TIMEX = re.compile(
     rf"\b(?P<day>{DAYX})\b|\b(?P<time>(?:at|by|around|before|after|about) (?:noon|midnight|{CLOCK_WORD}(?: (?:oh )?(?:fifteen|thirty|forty[- ]five|o'clock|\d\d))?"
     rf"(?: ?[ap]\.? ?m\.?| in the (?:morning|afternoon|evening)| at night)?)|(?:{CLOCK_WORD}) (?:thirty|fifteen|forty[- ]five|o'clock)(?: ?[ap]\.? ?m\.?| in the (?:morning|afternoon|evening))?)", I)
@@ -709,9 +709,17 @@ class Extractor:
                 scheduled = re.search(r"\b(scheduled|appointment|booked)\b", sent, I)
                 if not (COMMIT.search(before_c) or scheduled or (verb.startswith("follow") and re.search(r"\bscheduled|\bwill\b", sent, I))):
                     continue
-                if mode == "dictation" and not re.search(r"\b(client|counselor|writer|clinician|she|he|i|we|they|patient)\b", before_c + " " + verb, I) and not scheduled:
+                if mode == "dictation" and not re.search(r"\b(client|counselor|writer|clinician|she|he|i|we|they|you|patient)\b", before_c + " " + verb, I) and not scheduled:
                     continue
-                times = list(TIMEX.finditer(after_c)) + list(TIMEX.finditer(before_c))
+                tcut = 0
+                for b in re.finditer(r",\s*and\b(?!\s+if)|\band\b(?!\s+if)|;", before):
+                    tcut = b.end()
+                t_after = list(TIMEX.finditer(after_c))
+                t_before = list(TIMEX.finditer(before[tcut:]))
+                btxt_len = len(before) - tcut
+                times = t_after + t_before
+                dist = {id(t): t.start() for t in t_after}
+                dist.update({id(t): btxt_len - t.end() for t in t_before})
                 obj_pair = re.search(r"^\s*(me|you|back|in with you)\b", after_c, I) or "back" in verb or verb.startswith("check") or "you" in verb
                 if not (times or obj_pair or scheduled):
                     continue
@@ -739,7 +747,7 @@ class Extractor:
                     who = None
                 day = tme = None
                 raw = []
-                for tm in sorted(times, key=lambda x: x.start()):
+                for tm in sorted(times, key=lambda x: dist[id(x)]):
                     if tm.group("day") and not day:
                         day = tm.group("day")
                         raw.append(day)
@@ -1050,7 +1058,7 @@ class Extractor:
                 mm.cue("granted", reply.text[cspan[0]:cspan[1]] if cspan else "")
                 reply.mentions.append(mm)
         qsent = [turn.text[s:e] for s, e in turn.sents if turn.text[s:e].rstrip().endswith("?")]
-        qs = " ".join(qsent)
+        qs = " ".join(qsent) or (turn.text if re.search(r"\b(someone|anyone|who) (you|you'd) (could|can|would|might)\b", turn.text, I) else "")
         if qs and SUPPORT_Q.search(qs) and not any(m.type == "SUPPORT" for m in reply.mentions) and cls != "neg":
             s, e = self._span_head(reply, None)
             role = "distraction" if DISTRACTION.search(reply.text) else ("help" if re.search(r"\b(reach out|help|turn to|call|lean on)\b", qs, I) else None)
@@ -1079,8 +1087,9 @@ class Extractor:
             for m in t.mentions:
                 if m.drop:
                     continue
-                if m.type == "RISK" and m.experiencer == "other" and m.exp_cue_kind == "OTHER" and m.modality == "actual" and (
-                        m.temporality == "past" or m.subtype == "attempt"):
+                if m.type == "RISK" and m.experiencer == "other" and m.modality == "actual" and m.polarity == "affirmed" and (
+                        (m.exp_cue_kind == "OTHER" and (m.temporality == "past" or m.subtype == "attempt"))
+                        or m.temporality == "past"):
                     m.type = "RISK_FACTOR"
                     kin = re.search(rf"\b({KIN})\b", m.detail or "", I)
                     m.value = {"factor": "family_history_suicide" if kin else "exposure_to_suicide"}

@@ -405,7 +405,11 @@ def assign_turns(transcript, turns_tsv: list[tuple[float, float, str]]):
 
 
 def run_audio_eval(cases: list[dict], pred_dir: Path, audio_dir: Path, transcriber, rules_paths=(),
-                   progress: Callable[[str], None] | None = None) -> Summary:
+                   progress: Callable[[str], None] | None = None,
+                   speakers: str | None = None) -> Summary:
+    """``speakers`` (auto|N|channels): session cases get their speakers and roles from the voices
+    (voicenotes.speakers), not from the sidecar; predictions are then matched to gold turns by
+    their quotes only, so no sidecar information is used at all."""
     from voicenotes.extract import extract_items
     from voicenotes.fsio import atomic_write_json, ensure_private_dir
 
@@ -421,7 +425,13 @@ def run_audio_eval(cases: list[dict], pred_dir: Path, audio_dir: Path, transcrib
             progress(c["id"])
         tr = transcriber.transcribe(flac)
         tr = Transcript_with(tr, mode=c.get("mode"), session_start=c.get("session_start"))
-        if tsv.is_file():
+        if speakers:
+            if c.get("mode") == "session":
+                from voicenotes.speakers import assign_speakers
+
+                tr = assign_speakers(tr, flac, speakers, enrollment=False)
+            seg_turn = None
+        elif tsv.is_file():
             rows = read_sidecar(tsv)
             tr, seg_turn = assign_turns(tr, rows)
         else:

@@ -173,7 +173,7 @@ def resolve_day(phrase: str, base: dt.datetime, prefer: str = "future") -> tuple
 
 
 _TIME_RE = re.compile(
-    r"\b(noon|midday|midnight|(\d{1,2})(?::(\d\d)|\s+(\d\d))?\s*(a\.?\s?m\.?|p\.?\s?m\.?|o'clock)?"
+    r"\b(noon|midday|midnight|(1[0-2]|0?[1-9])(?:[:.](\d\d)|\s+(\d\d)|([0-5]\d))?(?:\s*(a\.?\s?m\.?|p\.?\s?m\.?|o'clock))?"
     r"(\s+in the (morning|afternoon|evening)|\s+at night|\s+tonight)?)",
     re.IGNORECASE,
 )
@@ -191,11 +191,11 @@ def resolve_time(phrase: str) -> tuple[int, int, list[str]] | None:
     if m.group(1) == "midnight":
         return 0, 0, []
     hour = int(m.group(2))
-    minute = int(m.group(3) or m.group(4) or 0)
+    minute = int(m.group(3) or m.group(4) or m.group(5) or 0)
     if hour > 23 or minute > 59:
         return None
-    ampm = (m.group(5) or "").replace(".", "").replace(" ", "")
-    part = m.group(7) or ("night" if m.group(6) and "night" in m.group(6) else None)
+    ampm = (m.group(6) or "").replace(".", "").replace(" ", "")
+    part = m.group(8) or ("night" if m.group(7) and "night" in m.group(7) else None)
     notes: list[str] = []
     if hour <= 12:
         if ampm.startswith("a") or part == "morning":
