@@ -52,8 +52,8 @@ def record(
         None, "--consent-parties", help="Roles of everyone present who consented, e.g. "
         "counselor,client (roles: counselor, client, family, supervisor, interpreter, other)."),
     consent_scope: Optional[str] = typer.Option(
-        None, "--consent-scope", help="What they agreed to: recording[,transcription]"
-        "[,ai_drafting][,supervision]."),
+        None, "--consent-scope", help="What they agreed to, comma-separated, from: recording "
+        "(required), transcription, ai_drafting, supervision."),
     consent_method: Optional[str] = typer.Option(
         None, "--consent-method", help="How consent was given: verbal, written or e-sign."),
     retention_days: Optional[int] = typer.Option(
