@@ -37,11 +37,11 @@ def _scripted(answers):
 
 def test_prompt_session_all_parties_and_scope():
     read, write, asked = _scripted(["counselor, client, family\n", "yes\n", "y\n", "no\n",
-                                    "written\n", "14\n", "v2.1\n"])
+                                    "yes\n", "written\n", "14\n", "v2.1\n"])
     rec = prompt_consent(dictation=False, read=read, write=write)
     assert rec.parties == ("counselor", "client", "family")
     assert rec.all_party and not rec.dictation and rec.mode == "session"
-    assert rec.scope == ("recording", "transcription")
+    assert rec.scope == ("recording", "transcription", "supervision")
     assert rec.method == "written" and rec.retention_days == 14 and rec.form_version == "v2.1"
     d = rec.to_dict()
     assert d["destroy_by"] == rec.destroy_by and d["tool_version"]
@@ -66,7 +66,7 @@ def test_prompt_refusal_or_no_answer_raises(answers, why):
 
 
 def test_prompt_dictation_records_only_the_counselor():
-    read, write, asked = _scripted(["yes\n", "yes\n", "yes\n", "yes\n", "\n", "\n"])
+    read, write, asked = _scripted(["yes\n", "yes\n", "yes\n", "yes\n", "no\n", "\n", "\n"])
     rec = prompt_consent(dictation=True, read=read, write=write)
     assert rec.parties == ("counselor",) and rec.dictation and rec.mode == "dictation"
     assert rec.retention_days == 30 and rec.form_version is None

@@ -285,6 +285,7 @@ def test_terminal_prompt_keys_and_display(rig):
         for prompt, answer in [(b"Who is present", b"counselor,client\r"),
                                (b"agreed to be recorded", b"yes\r"),
                                (b"transcribed", b"yes\r"), (b"note draft", b"no\r"),
+                               (b"supervisor", b"no\r"),
                                (b"How was consent", b"written\r"), (b"How many days", b"\r"),
                                (b"form version", b"\r")]:
             pump(10, until=prompt)

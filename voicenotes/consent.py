@@ -372,6 +372,9 @@ def prompt_consent(*, dictation: bool, read: Callable[[], str] | None = None,
     if a.yes_no("Did they agree to a note draft being made from it?"
                 if not dictation else "Do you agree to a note draft being made from it?"):
         scope.append("ai_drafting")
+    if a.yes_no("Did they agree to it being shared with a clinical supervisor?"
+                if not dictation else "May it be shared with your clinical supervisor?"):
+        scope.append("supervision")
     method = "verbal" if dictation else a.choice("How was consent given?", METHODS, "verbal")
     days_raw = a.ask("How many days may the recording be kept", str(DEFAULT_RETENTION_DAYS))
     try:
