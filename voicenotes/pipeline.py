@@ -343,7 +343,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     if kind == "audio":
         from voicenotes.audio import probe
 
-        probe(input_path)  # a clear AudioError for non-audio before loading any model
+        probe(input_path, check_channels_s=0)  # a clear AudioError before loading any model
         t0 = time.monotonic()
         tr = _transcriber(options, transcriber)
         _progress(options, "transcribe", 0.0, 1.0)
