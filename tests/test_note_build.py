@@ -162,6 +162,12 @@ def test_review_page_escapes_transcript_text():
     assert "http://" not in html and "https://" not in html
 
 
+def test_review_page_audio_link_survives_odd_file_names():
+    html = render_review_html(page_data(hand_items(), None, audio_name="../rec #1 ?.flac",
+                                        items_sha256="0", title="t", generated_at="now"))
+    assert 'src="../rec%20%231%20%3F.flac"' in html
+
+
 def test_unknown_template_is_a_plain_error(tmp_path):
     from voicenotes.errors import InputError
 

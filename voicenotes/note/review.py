@@ -104,8 +104,11 @@ def _env() -> jinja2.Environment:
 
 
 def render_review_html(data: dict[str, Any]) -> str:
+    from urllib.parse import quote
+
+    audio = quote(data["audio"]) if data["audio"] else None  # "#", "?" or spaces in a file name
     return _env().get_template("review.html.j2").render(
-        title=data["title"], audio=data["audio"], data_json=_safe_json(data))
+        title=data["title"], audio=audio, data_json=_safe_json(data))
 
 
 # --------------------------------------------------------------------------- applying a review
