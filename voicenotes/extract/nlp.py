@@ -131,6 +131,10 @@ def build_nlp(rules: RuleSet, use_model: bool | None = None):
     from medspacy.context import ConTextRule
     from medspacy.target_matcher import TargetRule
 
+    import warnings
+
+    # medspaCy's matchers hold only regex patterns here; spaCy's "no patterns" warning is noise.
+    warnings.filterwarnings("ignore", message=r".*\[W036\].*")
     _patch_medspacy()
     t0 = time.perf_counter()
     nlp = None
