@@ -14,6 +14,8 @@ How it works (performance.md §7, reliability.md §2/§2a):
   ``min_silence_duration_ms=2000`` (the batched default of 160 ms dropped a whole 35-word chunk),
   ``word_timestamps=True`` (``without_timestamps=False`` drops sentence tails in batched mode),
   no conditioning on previous text, language ``en`` unless asked otherwise.
+* Speech the VAD hears but no word covers (the batched decoder sometimes ends a chunk early) is
+  decoded again on its own; what still gives no words is kept as a flagged placeholder.
 * Each ≤ 30-s decoding chunk is split into sentence-sized segments at sentence ends and pauses,
   timestamps are offset by the window start, made monotonic and clamped inside the audio.
 * Doubtful segments are **flagged, never deleted** (``verify`` + ``verify_reasons``); see
@@ -27,14 +29,14 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from voicenotes import __version__
-from voicenotes.errors import AudioError, ModelError, StorageError, UsageError
-from voicenotes.schema import AudioInfo, Provenance, Segment, Transcript, Word
+from voicenotes.errors import AudioError, ModelError, UsageError
+from voicenotes.schema import Provenance, Segment, Transcript, Word
 
 SAMPLE_RATE = 16000
 
@@ -943,4 +945,3 @@ __all__ = [
     "describe_flags", "flag_reasons", "iter_windows", "find_cut", "parse_formats",
     "render_srt", "render_txt", "render_vtt", "schema_path", "transcribe_file", "write_outputs",
 ]
-_ = (asdict, field, StorageError)  # re-exported names used by callers/tests
