@@ -197,3 +197,20 @@ def test_recording_session_folder_gets_consent_and_start_time(tmp_path, tiny_tra
     assert any(e.decoded("dtstart").isoformat().startswith("2026-03-10") for e in events)
     for name in ("transcript.json", "items.json", "note.md", "note.json", "review.html"):
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
+
+    # a second run (e.g. after a crash during extraction, or another template) reuses the
+    # transcript of the same audio, model and settings instead of transcribing again
+    before = json.loads((folder / "transcript.json").read_text())
+    again = run_note(folder / "session-0001.flac", None, NoteOptions(template="soap"),
+                     transcriber=tiny_transcriber)
+    assert again.summary["transcript_reused"] is True
+    assert json.loads((folder / "transcript.json").read_text())["segments"] == before["segments"]
+    assert json.loads((folder / "note.json").read_text())["template"] == "soap"
+    from voicenotes.pipeline import _reusable_transcript
+
+    sha = before["audio"]["sha256"]
+    assert _reusable_transcript(folder, sha, tiny_transcriber) is not None
+    assert _reusable_transcript(folder, "f" * 64, tiny_transcriber) is None  # other audio
+    changed = dict(before, provenance={**before["provenance"], "model_name": "base"})
+    (folder / "transcript.json").write_text(json.dumps(changed))
+    assert _reusable_transcript(folder, sha, tiny_transcriber) is None  # other model

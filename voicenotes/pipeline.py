@@ -233,6 +233,36 @@ def _copy_audio(src: Path, out_dir: Path, copy: bool) -> str | None:
     return name
 
 
+REUSE_KEYS = ("preset", "beam_size", "batch_size", "language", "compute_type", "vad_parameters",
+              "word_timestamps")
+
+
+def _reusable_transcript(out_dir: Path, audio_sha256: str, transcriber) -> Transcript | None:
+    """A transcript.json an earlier (interrupted) run left in ``out_dir`` for the same audio,
+    model and decoding settings: reuse it instead of transcribing hours of audio again."""
+    data = _read_json_quiet(out_dir / "transcript.json")
+    if not data:
+        return None
+    try:
+        old = Transcript.from_dict(data)
+        opts = transcriber.options
+        want_model = opts.model_spec
+        if want_model is None:
+            from voicenotes.models import default_model_name
+
+            want_model = default_model_name()
+        want = opts.settings()
+    except Exception:  # noqa: BLE001 - a foreign transcriber or a damaged file: just transcribe
+        return None
+    have = old.provenance.settings or {}
+    if old.audio.sha256 != audio_sha256 or old.provenance.model_name != want_model \
+            or "partial" in old.flags:
+        return None
+    if any(have.get(k) != want.get(k) for k in REUSE_KEYS):
+        return None
+    return old
+
+
 def _find_audio_beside(folder: Path, transcript: Transcript | None) -> Path | None:
     if transcript is not None:
         cand = folder / transcript.audio.file_name
@@ -343,11 +373,16 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     if kind == "audio":
         from voicenotes.audio import probe
 
-        probe(input_path, check_channels_s=0)  # a clear AudioError before loading any model
+        info = probe(input_path, check_channels_s=0)  # a clear AudioError before loading a model
         t0 = time.monotonic()
         tr = _transcriber(options, transcriber)
-        _progress(options, "transcribe", 0.0, 1.0)
-        transcript = tr.transcribe(input_path, progress=lambda d, t: _progress(options, "transcribe", d, t))
+        transcript = _reusable_transcript(out_dir, info.sha256, tr)
+        if transcript is not None:
+            result.summary["transcript_reused"] = True
+        else:
+            _progress(options, "transcribe", 0.0, 1.0)
+            transcript = tr.transcribe(input_path,
+                                       progress=lambda d, t: _progress(options, "transcribe", d, t))
         timings["transcribe"] = time.monotonic() - t0
         if options.speakers:
             t0 = time.monotonic()
@@ -415,7 +450,9 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
         "voicenotes_version": __version__,
     }])
     timings["note"] = time.monotonic() - t0
+    reused = result.summary.get("transcript_reused", False)
     result.summary = _summary(itemset, transcript, result, session_start, start_source, mode)
+    result.summary["transcript_reused"] = reused
     _progress(options, "note", 1.0, 1.0)
     return result
 

@@ -134,6 +134,9 @@ def note(
 def _print_summary(result) -> None:
     s = result.summary
     echo = lambda m: typer.echo(m, err=True)  # noqa: E731
+    if s.get("transcript_reused"):
+        echo(f"Reused the transcript already in {result.out_dir} (same audio, model and settings); "
+             "delete its transcript.json to transcribe again.")
     echo(f"Found {s['items']} items ({s['risk_items']} about risk).")
     if s["not_assessed"]:
         echo("Not assessed in the recording: " + ", ".join(t.replace("_", " ") for t in s["not_assessed"]) + ".")
