@@ -162,6 +162,19 @@ def test_review_page_escapes_transcript_text():
     assert "http://" not in html and "https://" not in html
 
 
+def test_overlapping_evidence_highlights_the_risk_item_first():
+    from voicenotes.note.review import _pieces
+
+    ev = lambda a, b: Evidence(segment=0, start_char=a, end_char=b, quote="x")  # noqa: E731
+    text = "I got laid off last week"
+    pre = Item(id="p", type="PRECIPITANT", evidence=ev(2, 14))
+    loss = Item(id="r", type="RISK_FACTOR", evidence=ev(6, 14))
+    pieces = _pieces(text, [(2, 14, pre), (6, 14, loss)])
+    assert [(p["text"], p["type"], p["items"]) for p in pieces] == [
+        ("I ", None, []), ("got ", "PRECIPITANT", ["p"]), ("laid off", "RISK_FACTOR", ["r", "p"]),
+        (" last week", None, [])]
+
+
 def test_review_page_audio_link_survives_odd_file_names():
     html = render_review_html(page_data(hand_items(), None, audio_name="../rec #1 ?.flac",
                                         items_sha256="0", title="t", generated_at="now"))

@@ -33,6 +33,15 @@ def _safe_json(obj: Any) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
+HIGHLIGHT_PRIORITY = ("RISK", "MEANS", "RISK_FACTOR", "MEANS_SAFETY")
+
+
+def _priority(item: Item) -> int:
+    """Overlapping evidence: the highlight takes the colour (and first click) of the riskiest."""
+    t = item.type
+    return HIGHLIGHT_PRIORITY.index(t) if t in HIGHLIGHT_PRIORITY else len(HIGHLIGHT_PRIORITY)
+
+
 def _pieces(text: str, spans: list[tuple[int, int, Item]]) -> list[dict[str, Any]]:
     """Split ``text`` at evidence boundaries; each piece lists the items covering it."""
     cuts = {0, len(text)}
@@ -43,7 +52,7 @@ def _pieces(text: str, spans: list[tuple[int, int, Item]]) -> list[dict[str, Any
     for a, b in zip(cuts_sorted, cuts_sorted[1:]):
         if a == b:
             continue
-        cover = [it for s, e, it in spans if s <= a and b <= e]
+        cover = sorted((it for s, e, it in spans if s <= a and b <= e), key=_priority)
         out.append({"text": text[a:b], "items": [i.id for i in cover],
                     "type": cover[0].type if cover else None})
     return out
