@@ -760,6 +760,14 @@ class BatchRunner:
                              hint="Check the path and run the command again.")
         if self.opts.jobs < 1:
             raise InputError("--jobs must be 1 or more.")
+        # Settings that would fail every recording fail once, here, before anything is written.
+        if self.opts.template:
+            from voicenotes.note.templates import load_template
+
+            load_template(self.opts.template)
+        from voicenotes.transcribe import TranscribeOptions
+
+        _build_options(TranscribeOptions, {"model": self.opts.model, "preset": self.opts.preset})
         src_r, out_r = self.src.resolve(), self.out.resolve()
         if src_r == out_r or out_r in src_r.parents:
             raise UsageError("The --out folder must not be the recordings folder or contain it.",
