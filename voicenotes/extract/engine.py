@@ -85,7 +85,7 @@ THIRD_SUBJ = re.compile(r"^(?:(?:and|so|okay|now),?\s+)*(has|does|did|is|was|wil
 
 CONTACT = re.compile(
     r"\b(give (?:you|him|her|them|me) a (?:call|ring)|call (?:me|you|him|her) back|check(?:ing)? in|check-in|follow(?:ing)?[- ]up(?: call)?|"
-    r"call(?:s|ing)?|text(?:s|ing)?|see (?:you|him|her)|meet(?:ing)?|come (?:back )?in|go(?:ing)? (?:to|there|in)|visit)\b", I)
+    r"call(?:s|ing)?|text(?:s|ing)?|see (?:you|him|her)|meet(?:ing)?|come (?:back )?in|go(?:ing)? (?:to|there|in)|attend(?:s|ing)?|visit)\b", I)
 COMMIT = re.compile(r"\b(will|'ll|going to|gonna|agreed to|agrees to|agree to|scheduled|plans? to|planned to|could you|would you be (willing|open)|"
                     r"can you|could i|can i|i'd like (you )?to|i would like (you )?to|let's|promised? to|is to|needs to|want you to)\b", I)
 DAYX = (r"today|tonight|this (?:morning|afternoon|evening|week|weekend)|tomorrow(?: (?:morning|afternoon|evening|night))?|"
@@ -120,7 +120,8 @@ SUPPORT_Q = re.compile(r"\b(who|anyone|anybody|someone|somebody)\b.*\b(call|reac
 REASONS_Q = re.compile(r"\b(matters? to you|reasons? (for|to) liv|keeps? you (going|alive|here)|worth living|important to you|"
                        r"stopping you|stops you|holding you back|reason to (live|keep going))\b", I)
 RATING_Q = re.compile(r"\b(scale|rate|out of (ten|10)|how (upset|distressed|bad|anxious))\b", I)
-METHOD_Q = re.compile(r"\bhow (you|he|she) (would|might|could|'d) (do it|kill|end)|\bthought about how\b|\bhow would you\b|\bwhat method\b", I)
+METHOD_Q = re.compile(r"\b(how|a way|any way|what way|a method|what method|which way) (you|he|she) (would|might|could|'d) (do it|kill|end|hurt)|"
+                      r"\bthought about how\b|\bhow would you\b|\bwhat method\b|\b(a|any) (way|method|plan) to (kill|end|hurt)\b", I)
 HARDEST_Q = re.compile(r"\b(hardest part|worst part|last straw)\b", I)
 WARNING_LIST = re.compile(r"\bwarning signs?\b(?:[^:.;]*?)(?::|\b(?:are|include|includes|identified(?: are| were| include)?|were)\b)\s*(?P<list>[^.;?!]+)", I)
 ANAPHORA = re.compile(r"\b(they|those thoughts|the thoughts|these thoughts|the urges|those urges)\s+(were|was|used to be|started|came back|got|have been|had been)\b[^.,;!?]*", I)
@@ -505,6 +506,10 @@ class Extractor:
             m.value["status"] = "declined"
             m.polarity = "affirmed"
             return
+        ss, se = _sent_of(turn, m.start)
+        left = re.split(r"\band\b|[,;]|\bbut\b", turn.text[ss:m.start], flags=I)[-1]
+        right = re.split(r"\band\b|[,;]|\bbut\b", turn.text[m.end:se], flags=I)[0]
+        sent = left + turn.text[m.start:m.end] + right if mode == "dictation" else sent
         if turn.role == "client":
             if re.search(r"\b(hold|hung up|no answer|didn't answer|did not answer|couldn't get through|could not get through|busy|no one (answered|picked up)|nobody (answered|picked up))\b", sent, I) \
                     and re.search(r"\b(called|tried|texted|went)\b", sent, I):
@@ -694,7 +699,7 @@ class Extractor:
             contacts = list(CONTACT.finditer(sent))
             for ci, cm in enumerate(contacts):
                 verb = cm.group(1).lower()
-                if verb.startswith("go") and not (has_ref_turn or re.search(r"\b(clinic|appointment|group|er|emergency|hospital|there)\b", sent[cm.end():cm.end() + 40], I)):
+                if (verb.startswith("go") or verb.startswith("attend")) and not (has_ref_turn or re.search(r"\b(clinic|appointment|group|er|emergency|hospital|there)\b", sent[cm.end():cm.end() + 40], I)):
                     continue
                 prev_end = contacts[ci - 1].end() if ci else 0
                 next_start = contacts[ci + 1].start() if ci + 1 < len(contacts) else len(sent)
@@ -828,6 +833,9 @@ class Extractor:
     # ------------------------------------------------------------------ discourse (sessions)
     def _question_topic(self, turn: Turn, ss: int, se: int):
         sent = turn.text[ss:se]
+        lead = re.match(r"^\s*(when|if|since|after|before|because|now that|while)\b[^,?]{0,80},\s*", sent, I)
+        if lead and SCREEN_Q.match(sent[lead.end():]):
+            sent = sent[lead.end():]  # "When you feel this empty, do you ever ...?"
         is_q = sent.rstrip().endswith("?") or SCREEN_Q.match(sent.strip())
         if not is_q or WH_Q.match(sent.strip()) and not re.match(r"^(?:(?:and|so|okay|now),?\s+)*(where|how (much|often|many|long))\b", sent.strip(), I):
             return None
@@ -844,7 +852,8 @@ class Extractor:
                  "experiencer": "other" if THIRD_SUBJ.match(sent.strip()) or top.experiencer == "other" else "client",
                  "temporality": None, "method_q": bool(METHOD_Q.search(sent)), "turn": turn.idx, "sent": (ss, se),
                  "definite": False, "detail": top.detail}
-        if re.search(r"\b(ever|before|in your life|in the past|history)\b", sent, I) and not re.search(r"\bin the past (month|week|two weeks|few)", sent, I):
+        if re.search(r"\b(have|has|had|did) (you|he|she|they|anyone|anybody) ever\b|\bever (tried|attempted|made|been|had|done)\b|"
+                     r"\bbefore\b|\bin your life\b|\bhistory\b|\bin the past\b(?! (month|week|two weeks|few))", sent, I):
             topic["temporality"] = "past"
         elif re.search(r"\b(tonight|right now|today|currently|now)\b", sent, I):
             topic["temporality"] = "current"
@@ -1003,10 +1012,10 @@ class Extractor:
             elif cls == "content":
                 mm.flags.append("answer_inferred")
             tb = [b for b, _ in reply.times]
-            if topic["temporality"]:
-                mm.temporality = topic["temporality"]
-            elif tb and cls != "neg":
+            if tb and cls != "neg":
                 mm.temporality = tb[0]
+            elif topic["temporality"]:
+                mm.temporality = topic["temporality"]
             if topic["type"] == "RISK_FACTOR" and topic["value"].get("factor") == "family_history_suicide":
                 mm.experiencer = "other"
                 mm.fixed.add("experiencer")

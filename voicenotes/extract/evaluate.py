@@ -343,6 +343,22 @@ def read_sidecar(path: Path) -> list[tuple[float, float, str]]:
     return rows
 
 
+def segment_turns(transcript, turns_tsv: list[tuple[float, float, str]]) -> list[int]:
+    """For scoring only: the gold turn each segment lies in (most of its speech by time)."""
+    out = []
+    for seg in transcript.segments:
+        spans = [(w.start, w.end) for w in seg.words] or [(seg.start, seg.end)]
+        overlap = [sum(max(0.0, min(e, te) - max(s, ts)) for s, e in spans)
+                   for ts, te, _ in turns_tsv]
+        if overlap and max(overlap) > 0:
+            out.append(max(range(len(overlap)), key=overlap.__getitem__))
+        else:
+            mid = (spans[0][0] + spans[-1][1]) / 2
+            out.append(min(range(len(turns_tsv)), key=lambda i: min(
+                abs(mid - turns_tsv[i][0]), abs(mid - turns_tsv[i][1]))) if turns_tsv else 0)
+    return out
+
+
 def assign_turns(transcript, turns_tsv: list[tuple[float, float, str]]):
     """Speakers from the sidecar turn times: every Whisper word goes to the turn its time overlaps
     most (nearest turn when none); segments are split where the turn changes. Returns the new
@@ -408,8 +424,8 @@ def run_audio_eval(cases: list[dict], pred_dir: Path, audio_dir: Path, transcrib
                    progress: Callable[[str], None] | None = None,
                    speakers: str | None = None) -> Summary:
     """``speakers`` (auto|N|channels): session cases get their speakers and roles from the voices
-    (voicenotes.speakers), not from the sidecar; predictions are then matched to gold turns by
-    their quotes only, so no sidecar information is used at all."""
+    (voicenotes.speakers), not from the sidecar. The sidecar times are then used only by the
+    scorer, to know which gold turn each predicted segment lies in (:func:`segment_turns`)."""
     from voicenotes.extract import extract_items
     from voicenotes.fsio import atomic_write_json, ensure_private_dir
 
@@ -430,7 +446,7 @@ def run_audio_eval(cases: list[dict], pred_dir: Path, audio_dir: Path, transcrib
                 from voicenotes.speakers import assign_speakers
 
                 tr = assign_speakers(tr, flac, speakers, enrollment=False)
-            seg_turn = None
+            seg_turn = segment_turns(tr, read_sidecar(tsv)) if tsv.is_file() else None
         elif tsv.is_file():
             rows = read_sidecar(tsv)
             tr, seg_turn = assign_turns(tr, rows)

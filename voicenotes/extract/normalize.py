@@ -183,6 +183,9 @@ def resolve_time(phrase: str) -> tuple[int, int, list[str]] | None:
     """A clock phrase ("ten a.m.", "four thirty", "noon") to (hour, minute, notes). Bare hours:
     8-11 are a.m., 12 is noon, 1-7 are p.m. (noted as ``ampm_assumed``)."""
     p = to_digits(phrase.lower())
+    p = re.sub(r"\bforty[- ]five\b", "45", p)
+    p = re.sub(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|thirty)\b",
+               lambda x: str(_NUM_WORDS[x.group(1)]), p)
     m = _TIME_RE.search(p)
     if not m:
         return None
