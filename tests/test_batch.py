@@ -263,6 +263,22 @@ def test_kill_resume_duplicates_and_hash_keys(tmp_path, clips):
     assert {j["sha256"]: j["attempts"] for j in journal(out)[0]} == attempts
     assert "skipped" in r.stdout
 
+    # A finished recording whose folder was deleted since is planned again (checked on the
+    # plan: no model start-up needed).
+    from voicenotes.batch import BatchOptions, BatchRunner, Journal
+
+    gone = corpus["good"][5]
+    gone_job = next(j for j in jobs if j["rel_path"] == gone.relative_to(src).as_posix())
+    import shutil
+
+    shutil.rmtree(out / gone_job["out_name"])
+    jr = Journal(out / JOURNAL_NAME)
+    try:
+        todo = BatchRunner(src, BatchOptions(out_dir=out, model=MODEL))._plan(jr)
+    finally:
+        jr.close()
+    assert [t.rel for t in todo] == [gone_job["rel_path"]]
+
 
 def _finished(out: Path) -> int:
     try:

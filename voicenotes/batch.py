@@ -108,6 +108,7 @@ class BatchSummary:
     report_paths: list[Path] = field(default_factory=list)
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # rel, class, message
     settings_changed: int = 0
+    remade: int = 0              # finished earlier, but the output folder had gone
 
 
 # --------------------------------------------------------------------------- discovery
@@ -873,6 +874,10 @@ class BatchRunner:
             elif row["rel_path"] != rel:
                 journal.set_rel(sha, rel)
             state = row["state"]
+            if state in ("done", "partial") and not all(
+                    (self.out / row["out_name"] / n).is_file() for n in REQUIRED_OUTPUTS):
+                state = "missing"  # its folder was moved or deleted since: make it again
+                s.remade += 1
             if state in ("done", "partial"):
                 s.skipped += 1
                 prev = json.loads(row["settings"] or "{}")

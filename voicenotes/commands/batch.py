@@ -123,6 +123,9 @@ def _print_summary(summary, out_dir: Path) -> None:
         console.print(f"  failed: {rel} — {msg}", markup=False)
     if len(summary.failures) > 20:
         console.print(f"  … and {len(summary.failures) - 20} more (see report.csv)")
+    if summary.remade:
+        console.print(f"Note: {summary.remade} recording(s) finished earlier had no output "
+                      "folder any more and were processed again.")
     if summary.settings_changed:
         console.print(f"Note: {summary.settings_changed} recording(s) were finished earlier with "
                       "other settings and were kept. Use a new --out folder to redo them.")
