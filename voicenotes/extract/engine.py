@@ -52,7 +52,7 @@ MEANS_WORDS = [
     ("heights", r"bridge|roof|balcony|cliff"),
 ]
 PROTECTIVE_WORDS = [
-    ("children", r"kids|children|child|daughters?|sons?|girls|boys|baby|grandkids|grandchildren"),
+    ("children", r"kids|kid's|kid|children|child|daughters?|sons?|girls|boys|baby|grandkids|grandchildren"),
     ("pet", r"dog|dogs|cat|cats|pet|pets|puppy|kitten|horse"),
     ("faith", r"god|faith|church|religion|religious|pray\w*"),
     ("treatment", r"therapy|therapist|treatment|counseling|counselor"),
@@ -837,6 +837,13 @@ class Extractor:
         if lead and SCREEN_Q.match(sent[lead.end():]):
             sent = sent[lead.end():]  # "When you feel this empty, do you ever ...?"
         is_q = sent.rstrip().endswith("?") or SCREEN_Q.match(sent.strip())
+        if not is_q:
+            # unpunctuated speech: "that's a lot to carry to how much have you been drinking lately"
+            emb = re.search(r"\b(how (much|often|many)|have you|has (he|she|anyone)|are you|do you|does (he|she)|did you|is there|were you)\b", sent, I)
+            if emb and emb.start() > 0 and any(ss + emb.start() <= m.start < se and m.type in RISK_TYPES for m in turn.mentions):
+                ss = ss + emb.start()
+                sent = sent[emb.start():]
+                is_q = True
         if not is_q or WH_Q.match(sent.strip()) and not re.match(r"^(?:(?:and|so|okay|now),?\s+)*(where|how (much|often|many|long))\b", sent.strip(), I):
             return None
         if PROPOSAL.search(sent):
@@ -924,7 +931,10 @@ class Extractor:
                             x.type == "MEANS" and x.value.get("means") == m.value.get("means") and not x.drop
                             for pt in turns[max(0, ti - 30):ti] for x in pt.mentions):
                         m.drop = True  # a reference back to means already in the draft
-                    if m.type == "REFERRAL" and not CLIENT_REF_ACTION.search(turn.text[slice(*_sent_of(turn, m.start))]):
+                    ss_, se_ = _sent_of(turn, m.start)
+                    clause = re.split(r"\bbut\b|;", turn.text[ss_:m.start], flags=I)[-1] + turn.text[m.start:m.end] + \
+                        re.split(r"\bbut\b|;|,", turn.text[m.end:se_], flags=I)[0]
+                    if m.type == "REFERRAL" and not CLIENT_REF_ACTION.search(clause):
                         m.drop = True
                 if other_focus:
                     for m in turn.mentions:
