@@ -12,6 +12,8 @@ process (import + model load + transcription), one after the other, per round:
 * ``plain:<model>``  faster-whisper's own BatchedInferencePipeline on the whole file with the
                       same settings (decode_audio, batch 8, beam 5, VAD 2000 ms, word timestamps,
                       language en, int8, 2 threads)
+* ``seq:base``       plain faster-whisper sequential beam 5 (its defaults, language en): the
+                      accuracy reference the batched default must not fall below
 * ``peer:<model>``   the whisper-ctranslate2 CLI (installed in .bench/peer, never in our deps)
                       on the same model folder, batched with the same settings
 
@@ -78,6 +80,19 @@ def worker(kind: str, model: str, audio: str, out_json: str) -> None:
             condition_on_previous_text=False, vad_filter=True,
             vad_parameters={"min_silence_duration_ms": 2000}, word_timestamps=True,
             without_timestamps=True)
+        segs = list(segs)
+        t_done = time.perf_counter()
+        text = " ".join(s.text.strip() for s in segs)
+        extra = {"segments": len(segs)}
+    elif kind == "seq":
+        from faster_whisper import WhisperModel
+
+        from voicenotes.models import resolve_model
+
+        m = WhisperModel(str(resolve_model(model).path), device="cpu", compute_type="int8",
+                         cpu_threads=2, local_files_only=True)
+        t_loaded = time.perf_counter()
+        segs, _info = m.transcribe(audio, language="en", beam_size=5)  # sequential defaults
         segs = list(segs)
         t_done = time.perf_counter()
         text = " ".join(s.text.strip() for s in segs)
@@ -158,6 +173,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--models", default="tiny.en,base")
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--no-seq", action="store_true", help="skip the sequential base reference")
     ap.add_argument("--worker", nargs=4, metavar=("KIND", "MODEL", "AUDIO", "OUT"))
     args = ap.parse_args()
     if args.worker:
@@ -180,7 +196,10 @@ def main() -> None:
         results: dict[str, list[dict]] = {}
         for r in range(args.rounds):
             for model in models:
-                for kind in ("ours", "plain") + (("peer",) if peer else ()):
+                kinds = ("ours", "plain") + (("peer",) if peer else ())
+                if model == "base" and not args.no_seq:
+                    kinds += ("seq",)
+                for kind in kinds:
                     key = f"{kind}:{model}"
                     if kind == "peer":
                         res = run_peer(peer, model, audio, tmp)
@@ -221,6 +240,11 @@ def main() -> None:
                          f"{med(f'peer:{model}', 'wer'):.2%}, ours/peer wall {o_w / q_w:.2f}")
                 part += (f" | peer WER {med(f'peer:{model}', 'wer'):.1%} ours/peer wall "
                          f"{o_w / q_w:.2f}")
+            s_w = med(f"seq:{model}", "wer")
+            if s_w is not None:
+                line += (f"; sequential beam-5 RTF {duration / med(f'seq:{model}', 'transcribe_s'):.1f}x"
+                         f" WER {s_w:.2%}")
+                part += f" | seq-b5 WER {s_w:.1%}"
             print(line)
             summary.append(part)
         print(f"BENCH {duration / 60:.1f}-min file, {args.rounds} round(s): " + " || ".join(summary))

@@ -735,6 +735,8 @@ class Transcriber:
         total = float(info.duration_s or 0.0)
         stream = vaudio.iter_audio(path, sample_rate=SAMPLE_RATE)
         recorder = _vad_recorder()
+        if progress is not None:
+            progress(0.0, total)
 
         # Chunks are small (text, words, figures); they are assembled at the end, when the
         # decoded duration that timestamps are clamped to is known.
