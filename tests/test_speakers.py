@@ -183,6 +183,32 @@ def test_channels_exact_and_segment_split(convo):
     assert [s.id for s in out.segments] == list(range(len(out.segments)))
 
 
+def test_sentences_of_one_speaker_become_one_turn(convo):
+    """Whisper gives sentence-sized segments; with speakers they are joined into one segment per
+    turn (extraction reasons per turn), keeping every word and every doubt flag."""
+    from voicenotes.speakers import assign_speakers
+
+    tr = _transcript(convo["stereo"], convo["placed"])
+    halves = []
+    for seg in tr.segments:
+        k = len(seg.words) // 2
+        for part, words in ((0, seg.words[:k]), (1, seg.words[k:])):
+            halves.append(Segment(id=len(halves), start=words[0].start, end=words[-1].end,
+                                  text="".join(w.word for w in words).strip(), words=words,
+                                  avg_logprob=-0.2 - part, verify=(len(halves) == 3),
+                                  verify_reasons=("low_confidence",) if len(halves) == 3 else ()))
+    tr = replace(tr, segments=tuple(halves))
+    out = assign_speakers(tr, convo["stereo"], "channels", enrollment=False)
+    assert [s.text for s in out.segments] == [p[3] for p in convo["placed"]]
+    assert sum(len(s.words) for s in out.segments) == sum(len(s.words) for s in halves)
+    assert [s.verify for s in out.segments] == [False, True, False, False, False]
+    assert out.segments[1].verify_reasons == ("low_confidence",)
+    assert out.segments[1].avg_logprob == -1.2  # the most doubtful part's figure
+    assert out.speakers["segments"] == "turns"
+    kept = assign_speakers(tr, convo["stereo"], "channels", enrollment=False, turns=False)
+    assert len(kept.segments) == len(halves)
+
+
 def test_auto_uses_channels_only_when_they_hold_different_voices(convo):
     from voicenotes.speakers import assign_speakers
 

@@ -217,26 +217,30 @@ def _mel_basis():
 
 def mel_frames(wav: "np.ndarray") -> "np.ndarray":
     """Mel power spectrogram, frames x 40, one frame per 10 ms (frame i centred at i*10 ms):
-    the encoder's input, as resemblyzer computes it with librosa (centred, zero-padded)."""
+    the encoder's input, as resemblyzer computes it with librosa (centred, zero-padded).
+    Computed in blocks, so memory stays at the output plus one block."""
     import numpy as np
 
-    n_fft, hop = 400, 160
+    n_fft, hop, half = 400, 160, 200
     wav = np.asarray(wav, dtype=np.float32)
-    padded = np.pad(wav, (n_fft // 2, n_fft // 2))
-    n = 1 + max(0, (len(padded) - n_fft) // hop)
+    n = 1 + len(wav) // hop
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
     out = np.empty((n, 40), dtype=np.float32)
     basis = _mel_basis().T
-    step = 6000  # frames per block: bounded memory for long audio
+    step = 6000  # frames per block (60 s)
     for a in range(0, n, step):
         b = min(n, a + step)
-        idx = np.arange(a, b)[:, None] * hop + np.arange(n_fft)[None, :]
-        spec = np.abs(np.fft.rfft(padded[idx] * window, axis=1)) ** 2
+        lo, hi = a * hop - half, (b - 1) * hop + half  # samples this block's frames read
+        seg = wav[max(0, lo):min(len(wav), hi)]
+        seg = np.pad(seg, (max(0, -lo), max(0, hi - len(wav))))
+        idx = np.arange(b - a)[:, None] * hop + np.arange(n_fft)[None, :]
+        spec = np.abs(np.fft.rfft(seg[idx] * window, axis=1)) ** 2
         out[a:b] = spec.astype(np.float32) @ basis
     return out
 
 
-def normalize_volume(wav: "np.ndarray", target_dbfs: float = -30.0) -> "np.ndarray":
+def normalize_volume(wav: "np.ndarray", target_dbfs: float = -30.0,
+                     inplace: bool = False) -> "np.ndarray":
     """Raise (never lower) the level to ``target_dbfs`` RMS, as the encoder was trained."""
     import numpy as np
 
@@ -244,7 +248,13 @@ def normalize_volume(wav: "np.ndarray", target_dbfs: float = -30.0) -> "np.ndarr
     if rms <= 1e-9:
         return wav
     change = target_dbfs - 20 * math.log10(rms)
-    return wav if change < 0 else (wav * (10 ** (change / 20))).astype(np.float32)
+    if change < 0:
+        return wav
+    gain = np.float32(10 ** (change / 20))
+    if inplace and isinstance(wav, np.ndarray) and wav.dtype == np.float32:
+        wav *= gain
+        return wav
+    return (wav * gain).astype(np.float32)
 
 
 def embed_windows(mels: "np.ndarray", starts: Sequence[int], length: int,
@@ -345,8 +355,15 @@ def vad_regions(wav: "np.ndarray", threshold: float = 0.35, min_silence_ms: int 
 
     opts = VadOptions(threshold=threshold, min_silence_duration_ms=min_silence_ms,
                       speech_pad_ms=pad_ms, min_speech_duration_ms=100)
-    return [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE)
-            for c in get_speech_timestamps(wav, opts)]
+    block = 300 * SAMPLE_RATE  # 5-min blocks: the VAD's working memory stays flat
+    out: list[tuple[float, float]] = []
+    for off in range(0, max(1, len(wav)), block):
+        part = wav[off:off + block]
+        if len(part) < SAMPLE_RATE // 10:
+            continue
+        out.extend(((off + c["start"]) / SAMPLE_RATE, (off + c["end"]) / SAMPLE_RATE)
+                   for c in get_speech_timestamps(part, opts))
+    return out
 
 
 def _window_starts(regions, n_frames: int, opts: SpeakerOptions) -> list[tuple[int, int]]:
@@ -460,16 +477,19 @@ def _merge_same_voice(embs, lab, opts):
 
 def diarize(wav: "np.ndarray", n_speakers: int | None = None,
             opts: SpeakerOptions = DEFAULT_OPTIONS,
-            regions: list[tuple[float, float]] | None = None) -> Diarization:
-    """Who spoke when, from mono 16-kHz audio alone (no transcript needed)."""
+            regions: list[tuple[float, float]] | None = None,
+            inplace: bool = False) -> Diarization:
+    """Who spoke when, from mono 16-kHz audio alone (no transcript needed). ``inplace``: the
+    caller's array may be rescaled and is released early (saves one copy of the audio)."""
     import numpy as np
 
     _require()
-    wav = normalize_volume(np.asarray(wav, dtype=np.float32))
+    wav = normalize_volume(np.asarray(wav, dtype=np.float32), inplace=inplace)
     mels = mel_frames(wav)
     n_frames = len(mels)
     if regions is None:
         regions = vad_regions(wav)
+    del wav  # only the mel frames are needed from here on
     windows = _window_starts(regions, n_frames, opts)
     embs = _embed_all(mels, windows)
     lab, sil = cluster(embs, n_speakers, opts)
@@ -573,6 +593,7 @@ def decode(path: Path, keep_mono: bool = True, mono_channel: int | None = None,
                          hint="Check the recording was saved completely.")
     energy = np.concatenate(energies, axis=1)
     mono = np.concatenate(mono_parts) if keep_mono else None
+    mono_parts.clear()
     channels = energy.shape[0]
     corr = dom = None
     share: list[float] = []
@@ -968,13 +989,15 @@ def _channel_centroids(d: _Decoded, path: Path) -> "np.ndarray | None":
 
 def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | int = "auto", *,
                     counselor: str | None = None, enrollment: Any = None,
-                    options: SpeakerOptions | None = None) -> Transcript:
+                    options: SpeakerOptions | None = None, turns: bool = True) -> Transcript:
     """Fill ``Word.speaker``, ``Segment.speaker``/``role`` and ``Transcript.speakers``.
 
     ``spec``: ``auto`` | ``channels`` | N. ``counselor``: a label (``S2``) to force as the
     counselor. ``enrollment``: None uses the stored enrolled voice if there is one, False
     ignores it, a path or an array gives one explicitly. Segments are split where the speaker
-    changes (ids renumbered). Raises UsageError for a bad spec, DependencyError (exit 9) when
+    changes and, with ``turns`` (the default), consecutive segments of one speaker are joined
+    into one segment per turn (:func:`merge_turns`; extraction reasons per turn); ids are
+    renumbered. Raises UsageError for a bad spec, DependencyError (exit 9) when
     the ``speakers`` extra is missing, InputError when the transcript belongs to other audio.
     """
     import numpy as np
@@ -1009,8 +1032,9 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
     else:
         if d.mono is None:
             d = decode(audio_path, keep_mono=True, mono_channel=mono_channel, opts=opts)
-        di = diarize(d.mono, n, opts)
-        d.mono = None
+        mono, d.mono = d.mono, None
+        di = diarize(mono, n, opts, inplace=True)
+        del mono
         labels_all = di.labels
         centroids = di.centroids
         scores = _span_scores(di.frame_scores, units) if labels_all else np.zeros((len(units), 0))
@@ -1055,8 +1079,9 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
             meta[key] = decided[key]
     if counselor is not None:
         meta["counselor_override"] = str(counselor)
-    return replace(transcript, segments=segments, speakers=meta,
-                   mode=transcript.mode or "session")
+    meta["segments"] = "turns" if turns else "sentences"
+    out = replace(transcript, segments=segments, speakers=meta, mode=transcript.mode or "session")
+    return merge_turns(out) if turns else out
 
 
 # --------------------------------------------------------------------------- showing speakers
@@ -1105,3 +1130,34 @@ def describe_speakers(t: Transcript) -> list[str]:
         lines.append("The roles are uncertain: check them, and rerun with --counselor S1 (or "
                      "S2) if they are swapped.")
     return lines
+
+
+def merge_turns(transcript: Transcript) -> Transcript:
+    """Join consecutive segments of the same speaker into one segment per turn (ids renumbered).
+
+    A turn is what extraction reasons over (a question and its answer, a request and the
+    consent that follows). Nothing is dropped: words are kept with their own times and
+    probabilities; the turn is flagged ``verify`` when any of its parts was, with every reason;
+    its figures are the most doubtful of its parts (lowest avg_logprob, highest no_speech_prob
+    and compression ratio).
+    """
+    out: list[Segment] = []
+    for seg in transcript.segments:
+        prev = out[-1] if out else None
+        if (prev is not None and seg.speaker is not None and seg.speaker == prev.speaker
+                and seg.words and prev.words):  # a wordless placeholder stays on its own
+            def worst(a, b, fn):
+                vals = [v for v in (a, b) if v is not None]
+                return fn(vals) if vals else None
+
+            out[-1] = replace(
+                prev, end=max(prev.end, seg.end), text=f"{prev.text.strip()} {seg.text.strip()}",
+                words=prev.words + seg.words,
+                avg_logprob=worst(prev.avg_logprob, seg.avg_logprob, min),
+                no_speech_prob=worst(prev.no_speech_prob, seg.no_speech_prob, max),
+                compression_ratio=worst(prev.compression_ratio, seg.compression_ratio, max),
+                verify=prev.verify or seg.verify,
+                verify_reasons=tuple(dict.fromkeys(prev.verify_reasons + seg.verify_reasons)))
+        else:
+            out.append(replace(seg, id=len(out)))
+    return replace(transcript, segments=tuple(out))

@@ -197,6 +197,9 @@ def evaluate(
     model: Optional[str] = typer.Option(None, "--model", metavar="NAME",
                                         help="Whisper model for --audio (default tiny.en, for speed)."),
     rules: List[Path] = typer.Option([], "--rules", metavar="PATH", help="Add a site rule file."),
+    speakers: Optional[str] = typer.Option(None, "--speakers", metavar="auto|N|channels",
+                                           help="With --audio: speakers and roles of session cases from "
+                                                "the voices (voicenotes.speakers) instead of the sidecar."),
     details: bool = typer.Option(False, "--details", help="Also list misses, attribute errors and false "
                                                           "positives (these show gold text)."),
 ) -> None:
@@ -225,7 +228,12 @@ def evaluate(
             if sys.stderr.isatty() or done[0] % 10 == 0 or done[0] == len(cases):
                 typer.echo(f"  {done[0]}/{len(cases)}", err=True)
 
-        summary = run_audio_eval(cases, pred_dir, audio, tx, rules_paths=rules, progress=progress)
+        if speakers:
+            from voicenotes.speakers import check_available
+
+            check_available(speakers)
+        summary = run_audio_eval(cases, pred_dir, audio, tx, rules_paths=rules, progress=progress,
+                                 speakers=speakers)
     else:
         summary = run_text_eval(cases, pred_dir, rules_paths=rules)
     typer.echo(format_summary(summary, details=details))

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Evaluate speaker separation (issue 7) and print the figures.
+
+1. Diarization error rate (pyannote.metrics, collar 0.25 s, overlapped speech scored) of
+   ``voicenotes.speakers.diarize`` on the AMI meeting clips in ../shared/data/conversation/ami
+   (speakers.rttm), with the number of speakers estimated and, for comparison, given. Also the
+   DER with overlapped speech left out, and the error components.
+2. Role attribution on the two-voice session audio (../shared/data/extraction/audio dev-41..46
+   and dev-long-1): real Whisper words, speakers by voice (``--speakers auto``, no sidecar, no
+   enrollment), roles by the question heuristic; the share of words whose role matches the
+   sidecar turn that contains the word.
+
+    .venv/bin/python scripts/eval_diarization.py                 # both parts, Whisper base
+    .venv/bin/python scripts/eval_diarization.py --part ami
+    .venv/bin/python scripts/eval_diarization.py --part roles --model tiny.en
+
+Needs the speakers and test extras (pip install -e '.[test,speakers]').
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
+AMI = SHARED / "data" / "conversation" / "ami"
+AUDIO = SHARED / "data" / "extraction" / "audio"
+SESSIONS = ["dev-41", "dev-42", "dev-43", "dev-44", "dev-45", "dev-46", "dev-long-1"]
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(REPO))
+
+
+def ami() -> None:
+    from faster_whisper import decode_audio
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    from voicenotes.speakers import diarize
+
+    warnings.filterwarnings("ignore", message=".*uem.*")
+    ref: dict[str, Annotation] = defaultdict(Annotation)
+    for line in (AMI / "speakers.rttm").read_text().splitlines():
+        p = line.split()
+        ref[p[1]][Segment(float(p[3]), float(p[3]) + float(p[4]))] = p[7]
+    print(f"AMI clips: {len(ref)} x 30 s, {sum(len(a.labels()) for a in ref.values())} "
+          "speaker-clip pairs")
+    for mode in ("estimated", "given"):
+        der = DiarizationErrorRate(collar=0.25)
+        der_no = DiarizationErrorRate(collar=0.25, skip_overlap=True)
+        t = time.perf_counter()
+        counts = []
+        for clip in sorted(ref):
+            n = len(ref[clip].labels()) if mode == "given" else None
+            d = diarize(decode_audio(str(AMI / f"{clip}.flac")), n)
+            hyp = Annotation()
+            for a, b, lab in d.turns():
+                hyp[Segment(a, b)] = lab
+            der(ref[clip], hyp)
+            der_no(ref[clip], hyp)
+            counts.append(f"{clip}:{len(d.labels)}/{len(ref[clip].labels())}")
+        acc = der.accumulated_
+        print(f"  speakers {mode:9s}: DER {abs(der):.1%} (collar 0.25 s, overlap scored); "
+              f"without overlapped speech {abs(der_no):.1%}; of {acc['total']:.1f} s scored: "
+              f"missed {acc['missed detection']:.1f} s, false alarm {acc['false alarm']:.1f} s, "
+              f"confusion {acc['confusion']:.1f} s; {time.perf_counter() - t:.1f} s")
+        if mode == "estimated":
+            print("    found/true speakers per clip: " + " ".join(counts))
+
+
+def _truth(turns, w) -> str:
+    mid = (w.start + w.end) / 2
+    return min(turns, key=lambda r: 0 if r[0] <= mid <= r[1]
+               else min(abs(mid - r[0]), abs(mid - r[1])))[2]
+
+
+def roles(model: str) -> None:
+    from voicenotes.speakers import assign_speakers
+    from voicenotes.transcribe import TranscribeOptions, Transcriber
+
+    tr = Transcriber(TranscribeOptions(model=model))
+    total = right = 0
+    audio_s = spk_s = 0.0
+    print(f"Session audio, Whisper {model}, --speakers auto, no enrollment, no sidecar:")
+    for cid in SESSIONS:
+        flac = AUDIO / f"{cid}.flac"
+        with open(AUDIO / f"{cid}.segments.tsv", newline="", encoding="utf-8") as fh:
+            turns = [(float(r["start_s"]), float(r["end_s"]), r["speaker"])
+                     for r in csv.DictReader(fh, delimiter="\t")]
+        t = tr.transcribe(flac)
+        t0 = time.perf_counter()
+        out = assign_speakers(t, flac, "auto", enrollment=False)
+        dt = time.perf_counter() - t0
+        pairs = [(s.role, _truth(turns, w)) for s in out.segments for w in s.words]
+        ok = sum(a == b for a, b in pairs)
+        total += len(pairs)
+        right += ok
+        audio_s += out.audio.duration_s
+        spk_s += dt
+        sp = out.speakers
+        print(f"  {cid:11s} {len(pairs):5d} words  right role {ok / max(1, len(pairs)):.1%}  "
+              f"speakers {sp['count']}  roles {sp['role_method']} "
+              f"(confidence {sp['role_confidence']})  speaker stage {dt:.1f} s")
+    print(f"  ALL: {right}/{total} words with the right role = {right / max(1, total):.2%}; "
+          f"speaker stage {spk_s:.1f} s for {audio_s / 60:.1f} min of audio")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--part", choices=("all", "ami", "roles"), default="all")
+    ap.add_argument("--model", default="base", help="Whisper model for the roles part")
+    args = ap.parse_args()
+    if args.part in ("all", "ami"):
+        ami()
+    if args.part in ("all", "roles"):
+        roles(args.model)
+
+
+if __name__ == "__main__":
+    main()
