@@ -768,6 +768,9 @@ def role_heuristic(segments: Sequence[Segment], labels: Sequence[str]) -> dict[s
     score = {lab: (questions[lab] / total_q if total_q else 0.0) + (0.2 if lab == first else 0.0)
              + 0.01 * words[lab] / total_w for lab in labels}
     ranked = sorted(labels, key=lambda lab: -score[lab])
+    if not ranked:
+        return {"counselor": None, "confidence": None, "questions": questions, "words": words,
+                "first_speaker": first}
     counselor = ranked[0]
     if total_q:
         runner = ranked[1] if len(ranked) > 1 else None
