@@ -124,10 +124,50 @@ def _patch_medspacy() -> None:
         regex_matcher.RegexMatcher.__call__ = _fast_regex_call
 
 
+def _import_medspacy() -> None:
+    """Import medspaCy's TargetMatcher and ConText without running ``medspacy/__init__``.
+
+    medspaCy 1.3.1's package init imports every component, and ``medspacy.util`` imports QuickUMLS
+    at module level, which pulls in nltk, scikit-learn, SciPy and PyTorch: about 5 s of the
+    pipeline load and nothing this extractor uses. When medspaCy is not yet imported, the package
+    is registered without its init and ``medspacy.util`` is replaced by the one helper the two
+    components need (``tuple_overlaps``, same code). If medspaCy was already imported normally,
+    that import is used as is.
+    """
+    import importlib.util
+    import sys
+    import types
+
+    if "medspacy" not in sys.modules:
+        spec = importlib.util.find_spec("medspacy")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("medspacy is not installed")
+        pkg = types.ModuleType("medspacy")
+        pkg.__path__ = list(spec.submodule_search_locations)
+        pkg.__file__ = spec.origin
+        pkg.__package__ = "medspacy"
+        pkg.__doc__ = "medspaCy (TargetMatcher and ConText only, loaded by voicenotes without the package init)"
+        util = types.ModuleType("medspacy.util")
+
+        def tuple_overlaps(a, b):  # copied from medspacy.util (1.3.1), behaviour unchanged
+            return a[0] <= b[0] < a[1] or a[0] < b[1] <= a[1]
+
+        util.tuple_overlaps = tuple_overlaps
+        sys.modules["medspacy"] = pkg
+        sys.modules["medspacy.util"] = util
+        pkg.util = util
+        from medspacy._extensions import set_extensions
+
+        set_extensions()
+    import medspacy.context  # noqa: F401 - registers the "medspacy_context" factory
+    import medspacy.target_matcher  # noqa: F401 - registers "medspacy_target_matcher"
+
+
 def build_nlp(rules: RuleSet, use_model: bool | None = None):
     """Return (nlp, info). ``use_model`` None means: use the statistical pipeline when installed."""
     import spacy
-    import medspacy  # noqa: F401 - registers the medspaCy factories
+
+    _import_medspacy()
     from medspacy.context import ConTextRule
     from medspacy.target_matcher import TargetRule
 
