@@ -979,10 +979,14 @@ class BatchRunner:
                         if w.job is not None:
                             job = w.job
                             w.job = None
+                            why = (f"it was killed by signal {-code}, e.g. when the computer "
+                                   "ran out of memory" if code is not None and code < 0
+                                   else f"exit code {code}")
                             self._fail(journal, job, {
                                 "error_class": "WorkerCrashed",
                                 "message": "The transcription process stopped unexpectedly "
-                                           f"(exit code {code}) while working on this file.",
+                                           f"({why}) while working on this file. Run again "
+                                           "with --retry-failed to try it once more.",
                                 "disk_full": False, "fatal": False,
                                 "seconds": time.monotonic() - job.started})
                         elif not w.ready and s.stopped_reason is None:
