@@ -380,6 +380,8 @@ class Extractor:
             if cat == "DECLINED":
                 m.value["_declined"] = True
                 m.cue("status", cue)
+        if re.search(r"\b(history of|hx of|h/o)\b", sp.text, I):
+            temps.append((0, "past", "history of"))
         if temps:
             temps.sort(key=lambda x: (x[0], {"past": 0, "recent": 1, "future": 2, "current": 3}[x[1]]))
             m.temporality = temps[0][1]
@@ -714,7 +716,7 @@ class Extractor:
                 scheduled = re.search(r"\b(scheduled|appointment|booked)\b", sent, I)
                 if not (COMMIT.search(before_c) or scheduled or (verb.startswith("follow") and re.search(r"\bscheduled|\bwill\b", sent, I))):
                     continue
-                if mode == "dictation" and not re.search(r"\b(client|counselor|writer|clinician|she|he|i|we|they|you|patient)\b", before_c + " " + verb, I) and not scheduled:
+                if mode == "dictation" and not re.search(r"\b(client|counselor|writer|clinician|she|he|i|we|they|you|patient)\b", before, I) and not scheduled:
                     continue
                 tcut = 0
                 for b in re.finditer(r",\s*and\b(?!\s+if)|\band\b(?!\s+if)|;", before):
@@ -732,7 +734,10 @@ class Extractor:
                     continue
                 # who
                 who = None
-                subj = list(re.finditer(r"\b((?i:i'd|i'll|i|you'll|you|we'll|we|he|she|they|client|counselor|writer|clinician|this writer)|[A-Z][a-z]+)\b", before_c if before_c.strip() else before))
+                subj_rx = r"\b((?i:i'd|i'll|i|you'll|you|we'll|we|he|she|they|client|counselor|writer|clinician|this writer)|[A-Z][a-z]+)\b"
+                subj = list(re.finditer(subj_rx, before_c if before_c.strip() else before))
+                if not subj or all(x.group(1) in NOT_NAMES - {"I", "You", "Me"} for x in subj):
+                    subj = [x for x in re.finditer(subj_rx, before) if x.group(1) not in NOT_NAMES - {"I", "You"}]
                 if subj:
                     w = subj[-1].group(1)
                     wl = w.lower()
@@ -800,6 +805,8 @@ class Extractor:
                     en = max(en, max(ends))
                 else:
                     en = min(ss + cm.end() + len(after_c.rstrip(" ,.?")), ss + cm.end() + 60)
+                while st < en and turn.text[st] in " ,;":
+                    st += 1
                 m = Mention(turn=turn.idx, start=st, end=en, type="FOLLOW_UP", rule_id="follow-up", value=value)
                 m.temporality = "future"
                 m.cue("type", verb)
