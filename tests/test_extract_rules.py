@@ -371,3 +371,34 @@ def test_verify_flag_carried_to_items():
     assert it.asr["verify"] is True and it.asr["verify_reasons"] == ["low_confidence"]
     assert "verify_audio" in it.review_flags
     assert it.evidence.t_start == pytest.approx(1.9) and it.evidence.t_end == pytest.approx(2.4)
+
+
+# ------------------------------------------------------------------ more held-out guards
+
+def test_not_suicidal_is_a_pertinent_negative():
+    items = run("I'm not suicidal, I'm just exhausted.")
+    assert one(items, "RISK", "suicidal").polarity == "negated"
+    assert not find(items, "RISK", polarity="affirmed")
+
+
+def test_cant_stop_is_not_a_negation():
+    items = run("i dont know i just cant stop thinking about ending it")
+    assert one(items, "RISK", "ending it").polarity == "affirmed"
+
+
+def test_quantity_overdose_is_an_attempt():
+    items = run("Last week I swallowed half a bottle of my sleeping pills.")
+    it = one(items, "RISK", subtype="attempt", method="overdose")
+    assert it.polarity == "affirmed" and it.temporality == "recent"
+
+
+def test_collateral_denial_negates_means():
+    items = run("Mother denies any firearms in the home.", mode="dictation")
+    assert one(items, "MEANS", "firearms").polarity == "negated"
+
+
+def test_declined_means_safety_proposal_is_negated():
+    items = run([("counselor", "Would you be willing to give the razors to your roommate tonight?"),
+                 ("client", "no i dont want to")])
+    it = one(items, "MEANS_SAFETY", means="sharps", action="hand_over")
+    assert it.polarity == "negated" and it.speaker == "counselor"
