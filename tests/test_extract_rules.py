@@ -402,3 +402,24 @@ def test_declined_means_safety_proposal_is_negated():
                  ("client", "no i dont want to")])
     it = one(items, "MEANS_SAFETY", means="sharps", action="hand_over")
     assert it.polarity == "negated" and it.speaker == "counselor"
+
+
+def test_dictation_sentence_split_across_segments_keeps_negation():
+    """Whisper cuts dictation at pauses: the denial and the risk words land in different
+    segments. Scopes still see the sentence; evidence points into the right segments."""
+    from voicenotes.schema import Segment, Transcript
+    base = transcript_from_turns([{"speaker": "counselor", "text": "x"}], mode="dictation")
+    segs = (Segment(id=0, start=0.0, end=2.0, text="Client denies any"),
+            Segment(id=1, start=2.6, end=5.0, text="suicidal ideation and reports cutting her arms last week."),
+            Segment(id=2, start=5.5, end=7.0, text="Follow up call tomorrow at ten."))
+    tr = Transcript(audio=base.audio, segments=segs, provenance=base.provenance, mode="dictation")
+    items = list(extract_items(tr, mode="dictation", session_start=START).items)
+    si = one(items, "RISK", "suicidal ideation")
+    assert si.polarity == "negated" and si.evidence.segment == 1 and si.evidence.t_start == 2.6
+    cut = one(items, "RISK", "cutting her arms", subtype="self_harm")
+    assert cut.polarity == "affirmed" and cut.evidence.segment == 1
+    fu = one(items, "FOLLOW_UP")
+    assert fu.evidence.segment == 2 and fu.value["when"] == "2026-04-16T10:00:00"
+    for it in items:
+        seg = segs[it.evidence.segment]
+        assert seg.text[it.evidence.start_char:it.evidence.end_char] == it.evidence.quote

@@ -114,15 +114,13 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
     items = []
     n = 0
     for turn in turns:
-        seg = segments[turn.idx]
         for m in turn.mentions:
             if m.drop:
                 continue
-            os_ = turn.offmap[max(0, min(m.start, len(turn.offmap) - 1))]
-            oe_idx = max(0, min(m.end, len(turn.offmap) - 1))
-            oe = turn.offmap[oe_idx - 1] + 1 if oe_idx > 0 else turn.offmap[0]
-            oe = max(oe, os_ + 1)
+            seg_idx, os_, oe = turn.locate(m.start, m.end)
+            seg = segments[seg_idx]
             oe = min(oe, len(seg.text))
+            os_ = min(os_, max(0, oe - 1))
             quote = seg.text[os_:oe]
             t0, t1 = _times(seg, os_, oe)
             cues = {k: list(v) for k, v in m.cues.items()}
@@ -149,7 +147,7 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
             speaker = turn.speaker if turn.speaker in ("client", "counselor") else "unknown"
             items.append(Item(
                 id=f"i{n:03d}", type=m.type,
-                evidence=Evidence(segment=turn.idx, start_char=os_, end_char=oe, quote=quote,
+                evidence=Evidence(segment=seg_idx, start_char=os_, end_char=oe, quote=quote,
                                   t_start=t0, t_end=t1, cues=cues),
                 subtype=m.subtype, value={k: v for k, v in m.value.items() if v is not None},
                 polarity=m.polarity, modality=m.modality, experiencer=m.experiencer,

@@ -174,6 +174,22 @@ class Turn:
     raw_types: set = field(default_factory=set)
     times: list = field(default_factory=list)  # (bucket, cue)
     questions: list = field(default_factory=list)  # topic dicts
+    segmap: list | None = None  # dictation: the segment of every character (segments joined)
+
+    def locate(self, start: int, end: int) -> tuple[int, int, int]:
+        """(segment index, start, end) in the original segment text for a span of ``text``."""
+        start = max(0, min(start, len(self.text) - 1)) if self.text else 0
+        end = max(start + 1, min(end, len(self.text)))
+        if self.segmap is None:
+            os_ = self.offmap[start]
+            oe = self.offmap[end - 1] + 1 if end - 1 < len(self.offmap) else self.offmap[-1]
+            return self.idx, os_, max(oe, os_ + 1)
+        seg = self.segmap[start]
+        last = end - 1
+        while last > start and self.segmap[last] != seg:
+            last -= 1
+        os_ = self.offmap[start]
+        return seg, os_, max(self.offmap[last] + 1, os_ + 1)
 
 
 def _sent_of(turn: Turn, pos: int) -> tuple[int, int]:
@@ -217,16 +233,45 @@ class Extractor:
         base = nz.parse_session_start(session_start)
         turns: list[Turn] = []
         texts = []
-        for i, seg in enumerate(segments):
-            orig = seg.text or ""
-            if mode == "dictation":
-                text, offmap = nz.spoken_punctuation(orig)
-            else:
+        if mode == "dictation":
+            # Whisper cuts a dictation at pauses, often mid-sentence ("denies ... | suicidal
+            # ideation"): join segments until one ends a sentence, so cue scopes see the sentence.
+            group: list = []
+            groups: list = []
+            for i, seg in enumerate(segments):
+                text, offmap = nz.spoken_punctuation(seg.text or "")
+                group.append((i, text, offmap))
+                if re.search(r"[.?!]\s*$", text) or not text.strip() or len(group) >= 20:
+                    groups.append(group)
+                    group = []
+            if group:
+                groups.append(group)
+            for gi, group in enumerate(groups):
+                parts, offmap, segmap = [], [], []
+                for k, (i, text, om) in enumerate(group):
+                    if k:
+                        parts.append(" ")
+                        offmap.append(len(segments[group[k - 1][0]].text or ""))
+                        segmap.append(group[k - 1][0])
+                    parts.append(text)
+                    offmap.extend(om[:len(text)])
+                    segmap.extend([i] * len(text))
+                offmap.append(offmap[-1] + 1 if offmap else 0)
+                segmap.append(group[-1][0])
+                seg0 = segments[group[0][0]]
+                role = seg0.role if seg0.role in ("counselor", "client") else "counselor"
+                t = Turn(gi, role, role, "".join(parts), "".join(parts), offmap)
+                t.segmap = segmap
+                turns.append(t)
+                texts.append(t.text)
+        else:
+            for i, seg in enumerate(segments):
+                orig = seg.text or ""
                 text, offmap = orig, list(range(len(orig) + 1))
-            role = seg.role if seg.role in ("counselor", "client") else ("counselor" if mode == "dictation" else "unknown")
-            speaker = role if role in ("counselor", "client") else "unknown"
-            turns.append(Turn(i, role, speaker, orig, text, offmap))
-            texts.append(text)
+                role = seg.role if seg.role in ("counselor", "client") else "unknown"
+                speaker = role if role in ("counselor", "client") else "unknown"
+                turns.append(Turn(i, role, speaker, orig, text, offmap))
+                texts.append(text)
         STATE.mode = mode
         for turn, doc in zip(turns, self.nlp.pipe(texts, batch_size=64)):
             turn.doc = doc
@@ -714,9 +759,10 @@ class Extractor:
                 ab = CLAUSE_BOUND.search(after, 1)
                 after_c = after[:ab.start()] if ab else after
                 scheduled = re.search(r"\b(scheduled|appointment|booked)\b", sent, I)
-                if not (COMMIT.search(before_c) or scheduled or (verb.startswith("follow") and re.search(r"\bscheduled|\bwill\b", sent, I))):
+                if not (COMMIT.search(before_c) or scheduled or (verb.startswith(("follow", "check")) and TIMEX.search(sent))):
                     continue
-                if mode == "dictation" and not re.search(r"\b(client|counselor|writer|clinician|she|he|i|we|they|you|patient)\b", before, I) and not scheduled:
+                if mode == "dictation" and not re.search(r"\b(client|counselor|writer|clinician|she|he|i|we|they|you|patient)\b", before, I) and not scheduled \
+                        and not verb.startswith(("follow", "check")):
                     continue
                 tcut = 0
                 for b in re.finditer(r",\s*and\b(?!\s+if)|\band\b(?!\s+if)|;", before):
