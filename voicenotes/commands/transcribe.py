@@ -199,6 +199,8 @@ def transcribe(
                 if speakers is not None:
                     from voicenotes.speakers import assign_speakers
 
+                    if not quiet:
+                        bar.note(f"{path.name}: separating speakers…", err=True)
                     transcript = assign_speakers(transcript, path, speakers, counselor=counselor)
                 stem = _unique_stem(path.stem, used)
                 written = write_outputs(transcript, out, stem, fmts)
