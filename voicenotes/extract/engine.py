@@ -101,7 +101,7 @@ DISTRACTION = re.compile(r"\b(sit|sitting|hang out|grab|coffee|breakfast|lunch|d
 SUPPORT_VERB = re.compile(
     r"\b(call|text|talk to|reach out to|stay with|hang out with|go over to|visit|tell|go sit(?: in the \w+)? with|sit(?: in the \w+)? with|call or text|lean on)\s+", I)
 SUPPORT_WHO = re.compile(
-    rf"^((?:my|her|his|your|their) (?:\w+ )?(?:{PERSON_NOUN})\b(?: (?!tonight|today|tomorrow|and|or|if|to|about|when|at|for|now|again|back|every|later|this|right)[a-z]+\b)?)", I)
+    rf"^((?:my|her|his|your|their) (?:\w+ )?(?:{PERSON_NOUN})\b(?: (?!(?:tonight|today|tomorrow|and|or|if|to|about|when|at|for|now|again|back|every|later|this|right|most|each|some|all|sometimes|too|a|an|the|on|in|with|so|but|because|then|after|before|who|that|instead|first|more|less|once|twice|daily|weekly|yet|first)\b)[a-z]+\b)?)", I)
 NAME_LIST = re.compile(r"^([A-Z][a-z]+(?:,? (?:and |or )?[A-Z][a-z]+)*)")
 NOT_NAMES = {"I", "Okay", "Yeah", "Yes", "No", "Thanks", "Thank", "Monday", "Tuesday", "Wednesday", "Thursday",
              "Friday", "Saturday", "Sunday", "Main", "Street", "Saint", "March", "April", "May", "June", "July",
@@ -749,6 +749,8 @@ class Extractor:
                 if (verb.startswith("go") or verb.startswith("attend")) and not (has_ref_turn or re.search(r"\b(clinic|appointment|group|er|emergency|hospital|there)\b", sent[cm.end():cm.end() + 40], I)):
                     continue
                 prev_end = contacts[ci - 1].end() if ci else 0
+                if ci and re.fullmatch(r"[\w' ]{0,25}\bto\s*", sent[prev_end:cm.start()]):
+                    continue  # "call you next week to check in": one follow-up
                 next_start = contacts[ci + 1].start() if ci + 1 < len(contacts) else len(sent)
                 before = sent[prev_end:cm.start()]
                 cut = 0
@@ -810,7 +812,11 @@ class Extractor:
                     elif tm.group("time") and not tme:
                         tme = tm.group("time")
                         raw.append(tme)
-                value: dict[str, Any] = {"who": who, "action": re.sub(r"s$|ing$", "", verb.split()[0]) if verb else None}
+                vl = verb.lower()
+                action = ("call" if "call" in vl else "text" if vl.startswith("text") else "check_in" if vl.startswith("check")
+                          else "follow_up" if vl.startswith("follow") else "meet" if vl.startswith(("see", "meet"))
+                          else "visit")
+                value: dict[str, Any] = {"who": who, "action": action}
                 ambiguity: list[str] = []
                 when = None
                 if base is not None:
