@@ -245,9 +245,30 @@ def test_mono_two_real_voices_found_and_words_attributed(convo):
         assert {w.speaker for w in s.words} == {s.speaker}
         assert s.role == sp["roles"][s.speaker]
     assert sorted(sp["roles"].values()) == ["client", "counselor"]
+    # nobody asks a question here: the roles are a guess, and the transcript says so
+    assert sp["role_method"] == "heuristic" and sp["role_confidence"] < 0.7
+    assert "roles_uncertain" in out.flags
     # round trip through JSON keeps everything
     again = Transcript.from_dict(json.loads(json.dumps(out.to_dict())))
     assert again == out
+
+
+def test_uncertain_roles_reach_the_note(convo, tmp_path):
+    """A guessed role assignment is shown in the note (under the audio to verify) and in the
+    text transcript header, with the command that fixes it."""
+    from voicenotes.speakers import assign_speakers
+    from voicenotes.transcribe import render_txt
+
+    tr = replace(_transcript(convo["mono"], convo["placed"]), mode="session",
+                 session_start="2026-03-09T14:00:00")
+    out = assign_speakers(tr, convo["mono"], "2", enrollment=False)
+    assert "--counselor S1" in render_txt(out)
+    src = tmp_path / "transcript.json"
+    src.write_text(json.dumps(out.to_dict()))
+    res = CliRunner().invoke(app, ["note", str(src), "--out", str(tmp_path / "note"), "-q"])
+    assert res.exit_code == 0, res.output
+    md = (tmp_path / "note" / "note.md").read_text()
+    assert "guessed with low confidence" in md and "--counselor S1" in md
 
 
 def test_given_number_of_speakers(convo):
@@ -438,6 +459,7 @@ def test_transcribe_cli_speakers_on_session_audio(tmp_path, shared_dir):
     assert len(pairs) > 40
     assert sum(a == b for a, b in pairs) / len(pairs) >= 0.97
     assert t.speakers["role_method"] == "heuristic" and t.speakers["role_confidence"] >= 0.7
+    assert "roles_uncertain" not in t.flags
     txt = (out / "dev-41.txt").read_text()
     assert "Counselor (S1):" in txt and "Client (S2):" in txt and "# Speakers" in txt
     assert "<v Counselor (S1)>" in (out / "dev-41.vtt").read_text()

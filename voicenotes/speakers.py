@@ -843,6 +843,8 @@ def _match_label(given: str, labels: Sequence[str]) -> str:
 # --------------------------------------------------------------------------- enrollment
 
 ENROLL_FILE = "counselor.json"
+#: Below this heuristic confidence the transcript gets the ``roles_uncertain`` flag.
+ROLE_CONFIDENCE_OK = 0.7
 ENROLL_SCHEMA_VERSION = 1
 MIN_ENROLL_SPEECH_S = 5.0
 
@@ -1083,7 +1085,12 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
     if counselor is not None:
         meta["counselor_override"] = str(counselor)
     meta["segments"] = "turns" if turns else "sentences"
-    out = replace(transcript, segments=segments, speakers=meta, mode=transcript.mode or "session")
+    flags = tuple(f for f in transcript.flags if f != "roles_uncertain")
+    if (decided["role_method"] == "heuristic" and decided["role_confidence"] is not None
+            and len(present) >= 2 and decided["role_confidence"] < ROLE_CONFIDENCE_OK):
+        flags += ("roles_uncertain",)  # a whole-file warning the note shows under "verify"
+    out = replace(transcript, segments=segments, speakers=meta, flags=flags,
+                  mode=transcript.mode or "session")
     return merge_turns(out) if turns else out
 
 
@@ -1129,7 +1136,7 @@ def describe_speakers(t: Transcript) -> list[str]:
         if sp.get("role_method") == "heuristic" and conf is not None:
             line += f" (confidence {conf:.2f})"
     lines = [line + "."]
-    if sp.get("role_method") == "heuristic" and conf is not None and conf < 0.7:
+    if sp.get("role_method") == "heuristic" and conf is not None and conf < ROLE_CONFIDENCE_OK:
         lines.append("The roles are uncertain: check them, and rerun with --counselor S1 (or "
                      "S2) if they are swapped.")
     return lines
