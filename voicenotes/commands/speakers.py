@@ -53,14 +53,20 @@ def _record(seconds: float, device: Optional[str]):
     typer.echo(f"Recording {seconds:.0f} s from '{dev['name']}'. Speak normally, on your own "
                "(read something aloud, or describe your day)…", err=True)
     try:
-        data = sd.rec(int(seconds * rate), samplerate=rate, channels=channels, dtype="float32",
+        # 16-bit, as the recorder captures (pick_format checked it): some ALSA devices hand
+        # raw 16-bit bytes to a float32 request (seen with the file plugin: NaN samples)
+        data = sd.rec(int(seconds * rate), samplerate=rate, channels=channels, dtype="int16",
                       device=dev["index"])
         sd.wait()
     except Exception:  # noqa: BLE001 - PortAudio errors carry no session content
         raise DeviceError("Recording from the microphone failed.",
                           hint="Check the microphone with `voicenotes devices`, or enroll from a "
                           "file: voicenotes enroll FILE") from None
-    wav = np.asarray(data, dtype=np.float32).mean(axis=1)
+    wav = (np.asarray(data, dtype=np.float32) / 32768.0).mean(axis=1)
+    if not len(wav) or not np.isfinite(wav).all():
+        raise DeviceError("The microphone delivered no usable sound.",
+                          hint="Check it with `voicenotes devices`, or enroll from a file: "
+                          "voicenotes enroll FILE")
     if rate != 16000:
         from math import gcd
 
