@@ -786,8 +786,9 @@ class Extractor:
                 subj = list(re.finditer(subj_rx, before_c if before_c.strip() else before))
                 if not subj or all(x.group(1) in NOT_NAMES - {"I", "You", "Me"} for x in subj):
                     subj = [x for x in re.finditer(subj_rx, before) if x.group(1) not in NOT_NAMES - {"I", "You"}]
-                if subj:
-                    w = subj[-1].group(1)
+                dep_subj = self._dep_subject(turn, ss + cm.start())
+                if subj or dep_subj:
+                    w = subj[-1].group(1) if subj else dep_subj
                     wl = w.lower()
                     if wl.startswith("i") and wl in ("i", "i'd", "i'll"):
                         who = turn.role if turn.role in ("counselor", "client") else None
@@ -863,6 +864,34 @@ class Extractor:
                 m.temporality = "future"
                 m.cue("type", verb)
                 turn.mentions.append(m)
+
+    def _dep_subject(self, turn: Turn, char: int) -> str | None:
+        """The grammatical subject of the verb at ``char`` from the dependency parse (statistical
+        pipeline only): "I'd like you to call me back" -> "you". None when unknown."""
+        doc = turn.doc
+        if doc is None or not doc.has_annotation("DEP"):
+            return None
+        tok = None
+        for t in doc:
+            if t.idx <= char < t.idx + len(t.text) + 1:
+                tok = t
+                break
+        if tok is None:
+            return None
+        head = tok if tok.pos_ in ("VERB", "AUX") else tok.head
+        for child in head.children:
+            if child.dep_ in ("nsubj", "nsubjpass") and child.lower_ in (
+                    "i", "you", "we", "he", "she", "they", "client", "counselor", "writer", "clinician"):
+                return child.text
+        return None
+
+    def _past_tense(self, turn: Turn, ss: int, se: int) -> bool:
+        """Whether the sentence narrates the past: the tagger's VBD/VBN when the statistical
+        pipeline is loaded, else a word list."""
+        doc = turn.doc
+        if doc is not None and doc.has_annotation("TAG"):
+            return any(t.tag_ in ("VBD",) for t in doc if ss <= t.idx < se)
+        return bool(PAST_VERB.search(turn.text[ss:se]))
 
     def _supports(self, turn: Turn, mode):
         text = turn.text
@@ -1008,7 +1037,7 @@ class Extractor:
             for m in turn.mentions:
                 if m.temporality is None and m.type in ("RISK", "MEANS") and m.modality == "actual" and turn.role == "client":
                     ss, se = _sent_of(turn, m.start)
-                    if not PAST_VERB.search(turn.text[ss:se]):
+                    if not self._past_tense(turn, ss, se):
                         continue
                     for pt in reversed(turns[max(0, ti - 4):ti]):
                         if pt.role != turn.role:
