@@ -90,30 +90,36 @@ def _fast_regex_call(self, doc):
     patterns which cannot match the text. Same matches, same order."""
     from medspacy.common.util import get_token_for_char
 
+    plan = getattr(self, "_vn_plan", None)
+    if plan is None or plan[0] != len(self._patterns):
+        rows = []
+        for (match_id, patterns) in self._patterns.items():
+            for pattern in patterns:
+                req = _required(pattern)
+                rows.append((match_id, pattern.finditer, self._callbacks[match_id], tuple(req) if req else None))
+        plan = self._vn_plan = (len(self._patterns), rows)
     text = doc.text_with_ws
     low = text.lower()
     matches = []
-    for (match_id, patterns) in self._patterns.items():
-        for pattern in patterns:
-            req = _required(pattern)
-            if req is not None:
-                for r in req:
-                    if r in low:
-                        break
-                else:
-                    continue
-            on_match = self._callbacks[match_id]
-            for re_match in pattern.finditer(text):
-                span = doc.char_span(re_match.start(), re_match.end())
-                if span is None:
-                    start = get_token_for_char(doc, re_match.start(), resolve=self.resolve_start)
-                    end = get_token_for_char(doc, re_match.end(), resolve=self.resolve_end)
-                    end_index = len(doc) if end is None else end.i
-                    span = doc[start.i:end_index]
-                if len(span):
-                    matches.append((match_id, span.start, span.end))
-                if on_match is not None:
-                    on_match(self, doc, len(matches) - 1, matches)
+    char_span = doc.char_span
+    for match_id, finditer, on_match, req in plan[1]:
+        if req is not None:
+            for r in req:
+                if r in low:
+                    break
+            else:
+                continue
+        for re_match in finditer(text):
+            span = char_span(re_match.start(), re_match.end())
+            if span is None:
+                start = get_token_for_char(doc, re_match.start(), resolve=self.resolve_start)
+                end = get_token_for_char(doc, re_match.end(), resolve=self.resolve_end)
+                end_index = len(doc) if end is None else end.i
+                span = doc[start.i:end_index]
+            if len(span):
+                matches.append((match_id, span.start, span.end))
+            if on_match is not None:
+                on_match(self, doc, len(matches) - 1, matches)
     return matches
 
 
