@@ -269,6 +269,19 @@ def test_uncertain_roles_reach_the_note(convo, tmp_path):
     assert res.exit_code == 0, res.output
     md = (tmp_path / "note" / "note.md").read_text()
     assert "guessed with low confidence" in md and "--counselor S1" in md
+    # the fix: the same transcript with --counselor, no audio needed; roles swap, warning goes
+    before = {s.speaker: s.role for s in out.segments}
+    res = CliRunner().invoke(app, ["note", str(src), "--counselor", "S2",
+                                   "--out", str(tmp_path / "note2"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert "guessed with low confidence" not in (tmp_path / "note2" / "note.md").read_text()
+    fixed = Transcript.from_dict(json.loads((tmp_path / "note2" / "transcript.json").read_text()))
+    after = {s.speaker: s.role for s in fixed.segments}
+    assert after == {"S2": "counselor", "S1": "client"} and before != after
+    assert fixed.speakers["role_method"] == "override"
+    res = CliRunner().invoke(app, ["note", str(tmp_path / "note" / "items.json"),
+                                   "--counselor", "S2", "--out", str(tmp_path / "note3")])
+    assert res.exit_code == 2
 
 
 def test_given_number_of_speakers(convo):

@@ -384,14 +384,22 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
             transcript = tr.transcribe(input_path,
                                        progress=lambda d, t: _progress(options, "transcribe", d, t))
         timings["transcribe"] = time.monotonic() - t0
-        if options.speakers:
+        spec = options.speakers or ("auto" if options.counselor else None)
+        if spec:
             t0 = time.monotonic()
             _progress(options, "speakers", 0.0, 1.0)
             from voicenotes.speakers import assign_speakers
 
-            transcript = assign_speakers(transcript, input_path, options.speakers,
+            transcript = assign_speakers(transcript, input_path, spec,
                                          counselor=options.counselor)
             timings["speakers"] = time.monotonic() - t0
+    elif options.counselor is not None:
+        if kind != "transcript":
+            raise UsageError("--counselor needs the recording or its transcript.json, not "
+                             "items.json.", hint="Give the recording or transcript.json.")
+        from voicenotes.speakers import set_counselor  # roles again, from the labels it has
+
+        transcript = set_counselor(transcript, options.counselor)
     if kind == "items":
         transcript = _transcript_beside(folder, itemset)
     if audio_src is None:

@@ -1142,6 +1142,25 @@ def describe_speakers(t: Transcript) -> list[str]:
     return lines
 
 
+def set_counselor(transcript: Transcript, counselor: str) -> Transcript:
+    """Re-decide the roles of an already labelled transcript with ``--counselor`` (no audio
+    needed): the fix when the automatic guess swapped counselor and client."""
+    sp = dict(transcript.speakers or {})
+    labels = list(sp.get("labels") or dict.fromkeys(
+        s.speaker for s in transcript.segments if s.speaker))
+    if not labels:
+        raise UsageError("This transcript has no speaker labels, so --counselor has nothing to "
+                         "choose from.", hint="Run it on the recording with --speakers auto "
+                         "(voicenotes note RECORDING --speakers auto --counselor S2).")
+    decided = decide_roles(transcript.segments, labels, counselor=counselor)
+    roles = decided["roles"]
+    segments = tuple(replace(s, role=roles.get(s.speaker, s.role)) for s in transcript.segments)
+    sp.update(labels=labels, roles=roles, role_method="override", role_confidence=1.0,
+              counselor_override=str(counselor))
+    flags = tuple(f for f in transcript.flags if f != "roles_uncertain")
+    return replace(transcript, segments=segments, speakers=sp, flags=flags)
+
+
 def merge_turns(transcript: Transcript) -> Transcript:
     """Join consecutive segments of the same speaker into one segment per turn (ids renumbered).
 

@@ -105,12 +105,12 @@ def note(
                          hint="Example: voicenotes note session.flac --out notes/session-1")
     from voicenotes import pipeline
 
-    if counselor is not None and speakers is None:
-        speakers = "auto"
-    if speakers is not None:  # a bad spec or a missing extra stops here, before transcribing
+    audio_input = input_path.suffix.lower() != ".json"
+    if speakers is not None or (counselor is not None and audio_input):
+        # a bad spec or a missing extra stops here, before transcribing
         from voicenotes.speakers import check_available
 
-        check_available(speakers)
+        check_available(speakers or "auto")
     topts = None
     if model or preset != "default":
         from voicenotes.transcribe import TranscribeOptions
