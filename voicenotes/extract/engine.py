@@ -99,7 +99,7 @@ CLAUSE_BOUND = re.compile(r",\s*(and\s+)?|\band if\b|\bif\b|\bwhen\b|;|\bso that
 
 DISTRACTION = re.compile(r"\b(sit|sitting|hang out|grab|coffee|breakfast|lunch|dinner|watch|play|game|movie|kitchen|walk with|go over)\b", I)
 SUPPORT_VERB = re.compile(
-    r"\b(call|text|talk to|reach out to|stay with|hang out with|go over to|visit|tell|go sit(?: in the \w+)? with|sit(?: in the \w+)? with|call or text|lean on)\s+", I)
+    r"\b(call|calling|text|texting|talk to|talking to|reach out to|reaching out to|stay with|staying with|hang out with|go over to|visit|visiting|tell|go sit(?: in the \w+)? with|sit(?: in the \w+)? with|call or text|lean on)\s+", I)
 SUPPORT_WHO = re.compile(
     rf"^((?:my|her|his|your|their) (?:\w+ )?(?:{PERSON_NOUN})\b(?: (?!(?:tonight|today|tomorrow|and|or|if|to|about|when|at|for|now|again|back|every|later|this|right|most|each|some|all|sometimes|too|a|an|the|on|in|with|so|but|because|then|after|before|who|that|instead|first|more|less|once|twice|daily|weekly|yet|first)\b)[a-z]+\b)?)", I)
 NAME_LIST = re.compile(r"^([A-Z][a-z]+(?:,? (?:and |or )?[A-Z][a-z]+)*)")
@@ -1087,8 +1087,10 @@ class Extractor:
                     mm.cue("type", "answer to a question about method")
                     reply.mentions.append(mm)
                     continue
-            if cls == "content" and same:
-                continue
+            if same and (cls == "content" or (cls == "aff" and not re.match(
+                    r"(yeah|yes|yep|yup|yea|ya|uh-?huh|mm-?hmm|sure|definitely|absolutely|of course|okay|ok)\b",
+                    ANSWER_PREFIX.sub("", reply.text.strip()), I))):
+                continue  # "I've thought about taking all my pills": the content item carries it
             if topic["type"] == "MEANS" and same:
                 continue
             if topic["type"] == "MEANS" and topic["definite"] and cls == "neg":
