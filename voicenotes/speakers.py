@@ -10,13 +10,17 @@
   the mono path with the number of speakers estimated.
 
 The mono path: Silero voice-activity regions (the VAD that ships with faster-whisper) ->
-1.6-s windows every 0.4 s -> speaker embeddings (the GE2E voice encoder whose weights ship inside
+1.6-s windows every 0.75 s -> speaker embeddings (the GE2E voice encoder whose weights ship inside
 the ``resemblyzer`` wheel, run with torch on the CPU; nothing downloads) -> agglomerative
 clustering on cosine distance, the number of speakers estimated by silhouette with a
 same-voice check, or given -> per-frame speaker scores -> each Whisper word scored over its own
 time span -> a Viterbi pass over the words that only allows a change of speaker cheaply at a
 pause or sentence end (turn boundaries refined at word level) -> segments split where the speaker
-changes.
+changes, then joined into one segment per turn (:func:`merge_turns`).
+
+Figures (scripts/eval_diarization.py, scripts/bench_speakers.py): 100% of the 1,489 words of the
+dev session audio get the right role; DER 38.3% on the AMI clips (22.7% without overlapped
+speech, which one label per moment cannot get right); ~0.6 s CPU per audio minute.
 
 Roles: an enrolled counselor voice (``voicenotes enroll``) picks the counselor by cosine
 similarity; without one, the documented heuristic of :func:`role_heuristic` (who asks the
