@@ -81,3 +81,73 @@ def test_heldout_gold_scores():
     assert s.forbidden == 0, forb
     assert s.risk_recall >= 0.9, misses
     assert s.f1 >= 0.8 and s.attr_acc >= 0.8
+
+
+# A second batch, written after the first was tuned (first run reported in the commit message).
+CASES2 = [
+    {"id": "hb-01", "mode": "dictation", "session_start": S, "turns": [{"speaker": "counselor", "text":
+        "Client endorses suicidal thoughts with a plan to overdose on her husband's oxycodone. She denies intent tonight. Her husband has agreed to lock up the medication."}],
+     "expect": [{"type": "RISK", "match": "suicidal thoughts", "polarity": "affirmed", "experiencer": "client"},
+                {"type": "RISK", "match": "a plan to overdose", "subtype": "plan", "method": "overdose", "polarity": "affirmed"},
+                {"type": "MEANS", "match": "her husband's oxycodone", "means": "medication", "experiencer": "client", "polarity": "affirmed"},
+                {"type": "RISK", "match": "intent", "subtype": "intent", "polarity": "negated"},
+                {"type": "MEANS_SAFETY", "match": "lock up the medication", "means": "medication", "action": "lock", "experiencer": "client"}],
+     "forbid": [{"type": "MEANS", "experiencer": "other"}, {"type": "RISK", "match": "suicidal thoughts", "polarity": "negated"}]},
+    {"id": "hb-02", "mode": "session", "session_start": S, "turns": [
+        {"speaker": "client", "text": "I got fired on Friday and my wife says she wants a divorce. I feel like a complete failure."}],
+     "expect": [{"type": "PRECIPITANT", "match": "I got fired on Friday", "date": "2026-05-01"},
+                {"type": "RISK_FACTOR", "match": "I got fired", "factor": "recent_loss", "experiencer": "client"},
+                {"type": "PRECIPITANT", "match": "she wants a divorce"},
+                {"type": "RISK_FACTOR", "match": "she wants a divorce", "factor": "recent_loss", "experiencer": "client"},
+                {"type": "PRECIPITANT", "match": "I feel like a complete failure"}],
+     "forbid": []},
+    {"id": "hb-03", "mode": "session", "session_start": S, "turns": [
+        {"speaker": "counselor", "text": "Are you having any thoughts of hurting someone else?"},
+        {"speaker": "client", "text": "No. I'm angry but I'd never hurt anyone."}],
+     "expect": [{"type": "RISK", "match": "thoughts of hurting someone else", "modality": "question"},
+                {"type": "RISK", "match": "No.", "polarity": "negated", "speaker": "client"},
+                {"type": "RISK_FACTOR", "match": "I'm angry", "factor": "agitation"}],
+     "forbid": [{"type": "RISK", "speaker": "client", "polarity": "affirmed"}]},
+    {"id": "hb-04", "mode": "dictation", "session_start": S, "turns": [{"speaker": "counselor", "text":
+        "history of two suicide attempts comma most recently in january period currently denies si period states her cat and her nephew keep her going period"}],
+     "expect": [{"type": "RISK", "match": "two suicide attempts", "subtype": "attempt", "polarity": "affirmed"},
+                {"type": "RISK", "match": "denies si", "polarity": "negated", "temporality": "current"},
+                {"type": "PROTECTIVE", "match": "keep her going", "polarity": "affirmed"}],
+     "forbid": [{"type": "RISK", "match": "two suicide attempts", "polarity": "negated"}]},
+    {"id": "hb-05", "mode": "session", "session_start": S, "turns": [
+        {"speaker": "counselor", "text": "How many drinks have you had tonight?"},
+        {"speaker": "client", "text": "Maybe eight or nine. I always drink more when I'm alone."}],
+     "expect": [{"type": "RISK_FACTOR", "match": "How many drinks have you had tonight?", "modality": "question"},
+                {"type": "RISK_FACTOR", "match": "Maybe eight or nine.", "factor": "substance_use", "polarity": "affirmed"},
+                {"type": "RISK_FACTOR", "match": "I always drink more", "factor": "substance_use", "polarity": "affirmed"}],
+     "forbid": [{"type": "RISK_FACTOR", "polarity": "negated"}, {"type": "DISTRESS"}]},
+    {"id": "hb-06", "mode": "session", "session_start": S, "turns": [
+        {"speaker": "client", "text": "I wrote letters to my kids last night, just in case."}],
+     "expect": [{"type": "RISK", "match": "I wrote letters to my kids", "subtype": "preparatory", "polarity": "affirmed", "temporality": "recent"}],
+     "forbid": [{"type": "RISK", "polarity": "negated"}]},
+    {"id": "hb-07", "mode": "dictation", "session_start": S, "turns": [{"speaker": "counselor", "text":
+        "Client's roommate will stay with her tonight. Client will text the crisis text line if urges to self harm return and will see her therapist on Tuesday at 1 pm."}],
+     "expect": [{"type": "SUPPORT", "match": "roommate will stay with her"},
+                {"type": "REFERRAL", "match": "crisis text line", "resource": "crisis_text_line"},
+                {"type": "RISK", "match": "urges to self harm", "subtype": "self_harm", "modality": "conditional"},
+                {"type": "REFERRAL", "match": "her therapist", "resource": "outpatient_therapy"},
+                {"type": "FOLLOW_UP", "match": "will see her therapist on Tuesday at 1 pm", "who": "client", "when": "2026-05-05T13:00:00"}],
+     "forbid": [{"type": "RISK", "match": "urges to self harm", "modality": "actual", "temporality": "current"}]},
+]
+
+
+def test_heldout_second_batch():
+    results = []
+    for c in CASES2:
+        tr = transcript_from_turns(c["turns"], mode=c["mode"], session_start=c["session_start"])
+        items = extract_items(tr, mode=c["mode"], session_start=c["session_start"]).to_dict()["items"]
+        results.append(score_case(c, items))
+    s = summarize(results)
+    print(f"held-out 2: risk_recall={s.risk_recall:.3f} f1={s.f1:.3f} attr_acc={s.attr_acc:.3f} forbidden={s.forbidden}")
+    print("misses", [(r.id, m) for r in results for m in r.misses])
+    print("attr", [(r.id, a) for r in results for a in r.attr_errors])
+    print("fp", [(r.id, a) for r in results for a in r.false_positives])
+    print("forbidden", [(r.id, f) for r in results for f in r.forbidden_hits])
+    assert s.forbidden == 0
+    assert s.risk_recall >= 0.9
+    assert s.f1 >= 0.8 and s.attr_acc >= 0.8

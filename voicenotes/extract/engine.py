@@ -488,7 +488,7 @@ class Extractor:
                             re.search(rf"\b(she|he|they|someone|somebody|{PERSON_NOUN})\b|\b[A-Z][a-z]+\b", pre)
                             or re.search(r"\bat (his|her|their) (house|place)|\bin (his|her|their) (car|truck|house|safe)", span, I)):
                         m.value["action"] = "hand_over"
-                    elif re.search(r"\b(hold|keep|store)\b", span, I) and re.search(r"\block", sent, I):
+                    elif re.search(r"\block", span, I) or (re.search(r"\b(hold|keep|store)\b", span, I) and re.search(r"\block", sent, I)):
                         m.value["action"] = "lock"
             elif m.type == "COPING":
                 self._coping_values(turn, m, sent, ss)
@@ -763,7 +763,7 @@ class Extractor:
                 scheduled = re.search(r"\b(scheduled|appointment|booked)\b", sent, I)
                 if not (COMMIT.search(before_c) or scheduled or (verb.startswith(("follow", "check")) and TIMEX.search(sent))):
                     continue
-                if mode == "dictation" and not re.search(r"\b(client|counselor|writer|clinician|she|he|i|we|they|you|patient)\b", before, I) and not scheduled \
+                if mode == "dictation" and not re.search(r"\b(client|counselor|writer|clinician|she|he|i|we|they|you|patient)\b", sent[:cm.start()], I) and not scheduled \
                         and not verb.startswith(("follow", "check")):
                     continue
                 tcut = 0
@@ -785,7 +785,7 @@ class Extractor:
                 subj_rx = r"\b((?i:i'd|i'll|i|you'll|you|we'll|we|he|she|they|client|counselor|writer|clinician|this writer)|[A-Z][a-z]+)\b"
                 subj = list(re.finditer(subj_rx, before_c if before_c.strip() else before))
                 if not subj or all(x.group(1) in NOT_NAMES - {"I", "You", "Me"} for x in subj):
-                    subj = [x for x in re.finditer(subj_rx, before) if x.group(1) not in NOT_NAMES - {"I", "You"}]
+                    subj = [x for x in re.finditer(subj_rx, sent[:cm.start()]) if x.group(1) not in NOT_NAMES - {"I", "You"}]
                 dep_subj = self._dep_subject(turn, ss + cm.start())
                 if subj or dep_subj:
                     w = subj[-1].group(1) if subj else dep_subj
@@ -895,6 +895,14 @@ class Extractor:
 
     def _supports(self, turn: Turn, mode):
         text = turn.text
+        for pm in re.finditer(rf"\b((?:(?:my|her|his|their|client's|the client's)\s+)?(?:\w+\s+)?(?:{PERSON_NOUN}))\s+(?:will|is going to|can|could|agreed to|'ll|offered to|is coming to)\s+(?:stay|be|sit|come over|check on)\b(?:\s+(?:with|on)\s+(?:her|him|them|me|the client))?", text, I):
+            s, e = pm.start(), pm.end()
+            if any(m.type == "SUPPORT" and m.start < e and s < m.end for m in turn.mentions):
+                continue
+            m = Mention(turn=turn.idx, start=s, end=e, type="SUPPORT", rule_id="support-person-stays",
+                        value={"who": pm.group(1), "role": "help"})
+            m.cue("type", "stays with the client")
+            turn.mentions.append(m)
         for sv in SUPPORT_VERB.finditer(text):
             rest = text[sv.end():]
             wm = SUPPORT_WHO.match(rest)
@@ -1233,6 +1241,26 @@ class Extractor:
                             break
                 for k in [k for k in m.value if k.startswith("_")]:
                     m.value.pop(k, None)
+        # a definite reference back to means already in the draft ("lock up the medication") is
+        # part of the step, not a new access item
+        seen_means: list = []
+        for t in turns:
+            for m in t.mentions:
+                if m.drop or m.type != "MEANS" or m.modality == "question":
+                    continue
+                kind = m.value.get("means")
+                earlier = [x for x in seen_means if x.value.get("means") == kind and (x.turn, x.start) < (m.turn, m.start)]
+                definite = re.search(r"\b(the|that|those|these)\s+$", t.text[max(0, m.start - 12):m.start], I) or \
+                    re.match(r"(the|that|those|these)\s", t.text[m.start:m.end], I)
+                if earlier and definite and (t.role != "counselor" or mode == "dictation"):
+                    ss, se = _sent_of(t, m.start)
+                    before_w = t.text[max(ss, m.start - 30):m.start]
+                    after_w = t.text[m.end:se]
+                    if not (re.search(r"\b(have|has|had|keeps?|kept|owns?|'ve got|got|there's|there is|there are)\s+(\w+\s+){0,2}$", before_w, I)
+                            or re.match(r"\s*(is|are|'s|were|was)\s+(still\s+)?(in|on|under|kept|loaded|at|hidden|stored)\b", after_w, I)):
+                        m.drop = True
+                        continue
+                seen_means.append(m)
         # implied earlier episode ("if the urges come back", "no longer")
         for t in turns:
             for m in list(t.mentions):
