@@ -850,9 +850,6 @@ class Extractor:
                 st = ss + prev_end + cut + (subj[-1].start() if subj and before_c.strip() else len(before_c))
                 st = min(st, ss + cm.start())
                 en = ss + cm.end()
-                for tm in times:
-                    if tm in TIMEX.finditer(after_c):
-                        pass
                 ends = [ss + cm.end() + t.end() for t in TIMEX.finditer(after_c)]
                 if ends:
                     en = max(en, max(ends))

@@ -440,7 +440,7 @@ def run_audio_eval(cases: list[dict], pred_dir: Path, audio_dir: Path, transcrib
         if progress:
             progress(c["id"])
         tr = transcriber.transcribe(flac)
-        tr = Transcript_with(tr, mode=c.get("mode"), session_start=c.get("session_start"))
+        tr = _with_mode(tr, mode=c.get("mode"), session_start=c.get("session_start"))
         if speakers:
             if c.get("mode") == "session":
                 from voicenotes.speakers import assign_speakers
@@ -465,7 +465,7 @@ def run_audio_eval(cases: list[dict], pred_dir: Path, audio_dir: Path, transcrib
     return summarize(results)
 
 
-def Transcript_with(tr, *, mode, session_start):
+def _with_mode(tr, *, mode, session_start):
     from voicenotes.schema import Transcript
 
     return Transcript(audio=tr.audio, segments=tr.segments, provenance=tr.provenance, language=tr.language,
