@@ -19,7 +19,8 @@ process (import + model load + transcription), one after the other, per round:
 
 Reports per configuration: transcription seconds, real-time factor (audio s / transcription s),
 process wall seconds, peak RSS, WER (Whisper English normaliser + jiwer); then our overhead vs
-plain (transcription time ratio) and ours vs the peer (process wall ratio). Medians over rounds.
+plain (transcription time ratio) and ours vs the peer (process wall ratio), each the median over
+rounds of the within-round ratio (the machine may be shared; absolute times are medians).
 The last line is one line of figures.
 """
 
@@ -226,7 +227,14 @@ def main() -> None:
             o_t, p_t = med(f"ours:{model}", "transcribe_s"), med(f"plain:{model}", "transcribe_s")
             o_w, q_w = med(f"ours:{model}", "wall_s"), med(f"peer:{model}", "wall_s")
             rtf = duration / o_t
-            over = (o_t / p_t - 1) * 100
+
+            def ratio(a, b, field):  # median over rounds of the within-round ratio
+                pairs = [x[field] / y[field] for x, y in
+                         zip(results.get(a, []), results.get(b, [])) if x.get(field) and y.get(field)]
+                return statistics.median(pairs) if pairs else None
+
+            over = (ratio(f"ours:{model}", f"plain:{model}", "transcribe_s") - 1) * 100
+            peer_ratio = ratio(f"ours:{model}", f"peer:{model}", "wall_s")
             line = (f"{model}: ours RTF {rtf:.1f}x (transcribe {o_t:.1f} s, wall {o_w:.1f} s), "
                     f"peak RSS {med(f'ours:{model}', 'peak_rss_mb'):.0f} MB, "
                     f"WER {med(f'ours:{model}', 'wer'):.2%}; plain faster-whisper RTF "
@@ -237,9 +245,9 @@ def main() -> None:
                     f"{med(f'plain:{model}', 'wer'):.1%} overhead {over:+.1f}%")
             if q_w:
                 line += (f"; whisper-ctranslate2 wall {q_w:.1f} s, WER "
-                         f"{med(f'peer:{model}', 'wer'):.2%}, ours/peer wall {o_w / q_w:.2f}")
+                         f"{med(f'peer:{model}', 'wer'):.2%}, ours/peer wall {peer_ratio:.2f}")
                 part += (f" | peer WER {med(f'peer:{model}', 'wer'):.1%} ours/peer wall "
-                         f"{o_w / q_w:.2f}")
+                         f"{peer_ratio:.2f}")
             s_w = med(f"seq:{model}", "wer")
             if s_w is not None:
                 line += (f"; sequential beam-5 RTF {duration / med(f'seq:{model}', 'transcribe_s'):.1f}x"
