@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Extraction benchmark: pipeline load time and throughput (words/s after load) on the long dev
-session, repeated to at least 50,000 words. Prints figures; asserts nothing.
+session, repeated to at least 50,000 words. Prints figures (wall clock and CPU time); asserts nothing.
 
     .venv/bin/python scripts/bench_extract.py [--words 50000] [--blank]
 
@@ -37,8 +37,10 @@ def main() -> int:
     import voicenotes.extract as ex  # noqa: E402
     t_import = time.perf_counter() - t0
     t1 = time.perf_counter()
+    c1 = time.process_time()
     extractor = ex.get_extractor((), use_model=False if args.blank else None)
     t_load = time.perf_counter() - t1
+    c_load = time.process_time() - c1
     tr_small = ex.transcript_from_turns(turns, mode="session", session_start=case["session_start"])
     t2 = time.perf_counter()
     ex.extract_items(tr_small, mode="session", session_start=case["session_start"],
@@ -47,18 +49,21 @@ def main() -> int:
 
     tr = ex.transcript_from_turns(big, mode="session", session_start=case["session_start"])
     t3 = time.perf_counter()
+    c3 = time.process_time()
     items = ex.extract_items(tr, mode="session", session_start=case["session_start"],
                              use_model=False if args.blank else None)
     dt = time.perf_counter() - t3
+    cdt = time.process_time() - c3
     print(f"pipeline       {extractor.info['model']} ({', '.join(extractor.info['pipes'])})")
     print(f"cpu cores      {os.cpu_count()}")
     print(f"import_s       {t_import:.2f}")
-    print(f"load_s         {t_load:.2f}   (import + build: {t_import + t_load:.2f})")
+    print(f"load_s         {t_load:.2f}   (import + build: {t_import + t_load:.2f}; cpu {c_load:.2f} s)")
     print(f"first_call_s   {t_first:.2f}   (one session, {words_per} words, incl. warm-up)")
     print(f"words          {n_words}  ({reps} x the long dev session as one transcript, {len(big)} turns)")
     print(f"items          {len(items.items)}")
     print(f"extract_s      {dt:.2f}")
-    print(f"words_per_s    {n_words / dt:,.0f}")
+    print(f"words_per_s    {n_words / dt:,.0f}   (per cpu-second: {n_words / cdt:,.0f})")
+    print(f"load_average   {' '.join(f'{x:.2f}' for x in os.getloadavg())}   (other work on the machine slows the wall-clock figures)")
     return 0
 
 
