@@ -38,7 +38,11 @@ def check_golden(name: str, text: str) -> None:
     if text != want:
         diff = "".join(difflib.unified_diff(want.splitlines(True), text.splitlines(True),
                                             "golden/" + name, "generated", n=2))
-        pytest.fail(f"{name} differs from its golden file (UPDATE_GOLDEN=1 regenerates):\n{diff[:6000]}")
+        from voicenotes.extract import RULES_VERSION
+
+        pytest.fail(f"{name} differs from its golden file. If the extraction rules changed on "
+                    f"purpose (now {RULES_VERSION}), read the diff and regenerate with "
+                    f"UPDATE_GOLDEN=1:\n{diff[:6000]}")
 
 
 @pytest.fixture(scope="module")
