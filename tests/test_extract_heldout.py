@@ -151,3 +151,55 @@ def test_heldout_second_batch():
     assert s.forbidden == 0
     assert s.risk_recall >= 0.9
     assert s.f1 >= 0.8 and s.attr_acc >= 0.8
+
+
+# A third batch (first run: risk_recall 0.667 f1 0.769 attr 0.900 forbidden 0; see the commit).
+CASES3 = [
+ {"id":"hc-01","mode":"session","session_start":S,"turns":[
+   {"speaker":"counselor","text":"Sometimes when people feel this overwhelmed they think about suicide. Has that crossed your mind?"},
+   {"speaker":"client","text":"Honestly, yeah. Mostly at night."}],
+  "expect":[{"type":"RISK","match":"Has that crossed your mind?","modality":"question"},
+            {"type":"RISK","match":"Honestly, yeah.","polarity":"affirmed","speaker":"client"}],
+  "forbid":[{"type":"RISK","speaker":"client","polarity":"negated"}]},
+ {"id":"hc-02","mode":"session","session_start":S,"turns":[
+   {"speaker":"client","text":"I'm calling about my best friend. She posted that she's going to end it tonight and she isn't answering her phone."}],
+  "expect":[{"type":"RISK","match":"she's going to end it tonight","experiencer":"other","polarity":"affirmed"}],
+  "forbid":[{"type":"RISK","experiencer":"client","polarity":"affirmed"}]},
+ {"id":"hc-03","mode":"session","session_start":S,"turns":[
+   {"speaker":"client","text":"I'm dying to get out of this house, my parents are driving me crazy."}],
+  "expect":[],"forbid":[{"type":"RISK","certainty":"certain"}]},
+ {"id":"hc-04","mode":"dictation","session_start":S,"turns":[{"speaker":"counselor","text":
+   "Client reports she stopped taking her medication two weeks ago and has been hearing voices. She denies any suicidal or homicidal ideation."}],
+  "expect":[{"type":"RISK_FACTOR","match":"hearing voices","factor":"psychosis","polarity":"affirmed"},
+            {"type":"RISK","match":"suicidal","polarity":"negated"},
+            {"type":"RISK","match":"homicidal ideation","subtype":"harm_to_others","polarity":"negated"}],
+  "forbid":[{"type":"RISK","polarity":"affirmed"}]},
+ {"id":"hc-05","mode":"session","session_start":S,"turns":[
+   {"speaker":"counselor","text":"Do you have any weapons at home?"},
+   {"speaker":"client","text":"Just kitchen knives. And my boyfriend has a gun but he keeps it at his place."}],
+  "expect":[{"type":"MEANS","match":"Do you have any weapons at home?","modality":"question"},
+            {"type":"MEANS","match":"kitchen knives","means":"sharps","polarity":"affirmed"},
+            {"type":"MEANS","match":"my boyfriend has a gun","means":"firearm","polarity":"affirmed","experiencer":"client"}],
+  "forbid":[{"type":"MEANS","experiencer":"other"}]},
+ {"id":"hc-06","mode":"dictation","session_start":S,"turns":[{"speaker":"counselor","text":
+   "Client was given 911 and the local mobile crisis number. She will go to the emergency room if she feels unsafe. Client consented to a follow-up call from this writer tomorrow at 10 am."}],
+  "expect":[{"type":"REFERRAL","match":"911","resource":"911","status":"given"},
+            {"type":"REFERRAL","match":"mobile crisis","resource":"mobile_crisis","status":"given"},
+            {"type":"REFERRAL","match":"emergency room","resource":"emergency_department"},
+            {"type":"FOLLOW_UP","match":"a follow-up call from this writer tomorrow at 10 am","who":"counselor","when":"2026-05-05T10:00:00"},
+            {"type":"CONSENT","match":"consented to a follow-up call","scope":"contact","granted":True}],
+  "forbid":[]},
+]
+
+
+def test_heldout_third_batch():
+    results = []
+    for c in CASES3:
+        tr = transcript_from_turns(c["turns"], mode=c["mode"], session_start=c["session_start"])
+        items = extract_items(tr, mode=c["mode"], session_start=c["session_start"]).to_dict()["items"]
+        results.append(score_case(c, items))
+    s = summarize(results)
+    print(f"held-out 3: risk_recall={s.risk_recall:.3f} f1={s.f1:.3f} attr_acc={s.attr_acc:.3f} forbidden={s.forbidden}")
+    assert s.forbidden == 0
+    assert s.risk_recall >= 0.9
+    assert s.f1 >= 0.8 and s.attr_acc >= 0.8

@@ -787,6 +787,12 @@ class Extractor:
                 if not subj or all(x.group(1) in NOT_NAMES - {"I", "You", "Me"} for x in subj):
                     subj = [x for x in re.finditer(subj_rx, sent[:cm.start()]) if x.group(1) not in NOT_NAMES - {"I", "You"}]
                 dep_subj = self._dep_subject(turn, ss + cm.start())
+                frm = re.match(r"\s*(?:\w+\s+){0,2}from\s+(this writer|the writer|writer|the counselor|counselor|me|us|the clinician|clinician|the client|client)\b", after_c, I)
+                if frm:
+                    subj = []
+                    dep_subj = "counselor" if frm.group(1).lower() not in ("the client", "client") else "client"
+                    if turn.role == "client" and frm.group(1).lower() in ("me", "us"):
+                        dep_subj = "client"
                 if subj or dep_subj:
                     w = subj[-1].group(1) if subj else dep_subj
                     wl = w.lower()
@@ -944,6 +950,15 @@ class Extractor:
         if not (SCREEN_Q.match(sent.strip()) or SCREEN_Q_ANY.search(sent)):
             return None
         ms = [m for m in turn.mentions if ss <= m.start < se and m.type in RISK_TYPES and not m.drop]
+        if not ms and re.search(r"\b(that|it|this|those thoughts|these thoughts|anything like that|something like that)\b", sent, I):
+            # "... people think about suicide. Has that crossed your mind?"
+            prev = [(ps, pe) for ps, pe in turn.sents if pe <= ss]
+            if prev:
+                ps, pe = prev[-1]
+                ms = [m for m in turn.mentions if ps <= m.start < pe and m.type in RISK_TYPES and not m.drop]
+                for m in ms:
+                    m.end = max(m.end, se - (len(turn.text[ss:se]) - len(turn.text[ss:se].rstrip())))
+                    m.cue("modality", "question refers back")
         if not ms or all(m.polarity == "negated" for m in ms):
             return None
         order = {"RISK": 0, "RISK_FACTOR": 1, "MEANS": 2}
