@@ -60,6 +60,8 @@ PROTECTIVE_WORDS = [
     ("family", r"family|wife|husband|mom|mother|dad|father|parents|sister|brother|partner|grandma|grandmother"),
 ]
 
+SAFETY_NET_COVER = ("RISK", "RISK_FACTOR", "REFERRAL")
+
 NEG_ANSWER = re.compile(
     r"^(no\b|nope\b|nah\b|never\b|not (at all|really|that i know of|today|tonight|now|right now|anymore|lately|recently)\b|"
     r"i (haven't|have not|don't|do not|didn't|did not|wouldn't|won't)\b|(he|she|they) (hasn't|has not|doesn't|didn't|haven't)\b|"
@@ -1317,7 +1319,9 @@ class Extractor:
                         if abs(len(target) - len(w)) <= 2 and difflib.SequenceMatcher(None, w, target).ratio() >= 0.84:
                             hits.append((wm.start(), wm.end(), "fuzzy:" + target, "asr_variant"))
                             break
-            live = [m for m in t.mentions if not m.drop]
+            # only a risk item (or a named resource such as "suicide hotline") accounts for a risk-vocabulary
+            # hit: a MEANS on "jump off the bridge" or a COPING span must not hide the risk statement itself
+            live = [m for m in t.mentions if not m.drop and m.type in SAFETY_NET_COVER]
             for s, e, sid, kind in hits:
                 if any(m.start < e and s < m.end for m in live):
                     continue
