@@ -297,6 +297,31 @@ def test_given_number_of_speakers(convo):
     assert {s.role for s in one.segments} == {"unknown"}  # one voice: only enrollment can say
 
 
+def test_tiny_cluster_is_folded_but_a_short_real_speaker_is_kept(convo):
+    """With the count estimated, a cluster of one or two windows (a laugh, a few mixed windows)
+    is not a speaker of its own (min_cluster_s), while a real second voice with a few seconds
+    of windows stays separate. Real embeddings of the two real voices."""
+    from voicenotes.speakers import (cluster, embed_windows, mel_frames, normalize_volume,
+                                     DEFAULT_OPTIONS)
+
+    refs = _refs()
+
+    def windows(rid, n):
+        mels = mel_frames(normalize_volume(_load(refs[rid])))
+        starts = list(range(0, len(mels) - 160, 75))[:n]
+        assert len(starts) == n
+        return embed_windows(mels, starts, 160)
+
+    a = np.concatenate([windows(A + "01", 7), windows(A + "04", 5)])
+    b = windows(B + "0", 5)
+    assert DEFAULT_OPTIONS.min_cluster_s / DEFAULT_OPTIONS.hop_s > 2
+    lab, _ = cluster(np.concatenate([a, b]), None)
+    assert len(set(lab[:12].tolist())) == 1 and len(set(lab[12:].tolist())) == 1
+    assert lab[0] != lab[12]  # five windows (~4 s) of voice B: its own speaker
+    lab, _ = cluster(np.concatenate([a, b[:2]]), None)
+    assert len(set(lab.tolist())) == 1  # two stray windows: folded into the one voice
+
+
 def test_transcript_of_other_audio_is_refused(convo):
     from voicenotes.speakers import assign_speakers
 
