@@ -61,6 +61,10 @@ PROTECTIVE_WORDS = [
 ]
 
 SAFETY_NET_COVER = ("RISK", "RISK_FACTOR", "REFERRAL")
+WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", I)
+FUT_INTENT = re.compile(r"\b(gonna|going to|will|'ll|plan(s|ning)? to|about to|intend(s)? to|ready to)\b", I)
+NEAR_CUE = re.compile(r"\b(denies|denied|deny|denying|no|any|without|has|have|had|made|making|with|endorses|endorsed|admits)\s+(a\s+|any\s+|an\s+)?(specific\s+|clear\s+|definite\s+|suicide\s+|suicidal\s+)?$", I)
+ROI_REQ = re.compile(r"\b(send|share|release|give|talk to|speak to|speak with|contact|call|update|reach out to|fax|email)\b[^?]*\b(your|the|a) (psychiatrist|doctor|therapist|counselor|case manager|school|family|mom|mother|dad|father|parents?|wife|husband|partner|pcp|provider|prescriber|nurse|psychologist|social worker)\b", I)
 
 NEG_ANSWER = re.compile(
     r"^(no\b|nope\b|nah\b|never\b|not (at all|really|that i know of|today|tonight|now|right now|anymore|lately|recently)\b|"
@@ -71,7 +75,7 @@ HEDGE_ANSWER = re.compile(
     r"not that i know of|probably|possibly|i (don't|dont) think so|sometimes|a little)\b", I)
 NEG_HEDGES = re.compile(r"^(not really|not that i know of|i (don't|dont) think so|probably not|not sure)\b", I)
 AFF_ANSWER = re.compile(
-    r"^(yeah|yes|yep|yup|yea|ya|uh-?huh|mm-?hmm|i have|i do|i did|i am|i'm|i was|i've|i had|he has|she has|he did|she did|"
+    r"^(yeah|yes|yep|yup|yea|ya|uh-?huh|mm+-?hm+|i have|i do|i did|i am|i'm|i was|i've|i had|he has|she has|he did|she did|"
     r"all the time|every (day|night)|pretty much|definitely|absolutely|a lot|sure|okay|ok|alright|all right|"
     r"that's fine|that's okay|fine|go ahead|of course|i can|i will|i'll|i could|that works|sounds good|\w+ works)\b", I)
 ANSWER_PREFIX = re.compile(r"^\s*((me|who, me|honestly|well|um+|uh+|so|i mean|okay so)[?,.!]*\s+)+", I)
@@ -92,7 +96,7 @@ COMMIT = re.compile(r"\b(will|'ll|going to|gonna|agreed to|agrees to|agree to|sc
                     r"can you|could i|can i|i'd like (you )?to|i would like (you )?to|let's|promised? to|is to|needs to|want you to)\b", I)
 DAYX = (r"today|tonight|this (?:morning|afternoon|evening|week|weekend)|tomorrow(?: (?:morning|afternoon|evening|night))?|"
         r"(?:next |this |on )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)(?: (?:morning|afternoon|evening|night))?|"
-        r"next week|later today|as soon as (?:we hang up|we're done|we are done|possible|we get off(?: the phone)?)")
+        r"next week|later today|in (?:a|one|two|three|four|five|\d+|a couple of|a few) (?:days?|weeks?)|as soon as (?:we hang up|we're done|we are done|possible|we get off(?: the phone)?)")
 CLOCK_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|1[0-2][0-5]\d|[1-9][0-5]\d|\d{1,2}(?:[:.]\d\d)?)"
 TIMEX = re.compile(
     rf"\b(?P<day>{DAYX})\b|\b(?P<time>(?:at|by|around|before|after|about) (?:noon|midnight|{CLOCK_WORD}(?: (?:oh )?(?:fifteen|thirty|forty[- ]five|o'clock|\d\d))?"
@@ -110,7 +114,7 @@ NOT_NAMES = {"I", "Okay", "Yeah", "Yes", "No", "Thanks", "Thank", "Monday", "Tue
              "The", "If", "And", "But", "So", "Then", "When", "Me", "You", "Him", "Her", "Them", "It"}
 
 RATING_CTX = re.compile(r"\b(scale|out of (ten|10|a hundred|100)|rate|rating|rated|distress|how (upset|distressed|bad|anxious|overwhelmed))\b", I)
-SCALE_RE = re.compile(r"\b(zero|one|0|1) to (ten|10|a hundred|one hundred|100)\b", I)
+SCALE_RE = re.compile(r"\b(zero|one|0|1) to (ten|10|a hundred|one hundred|100)\b|\b(zero|one|0|1) (is|being|means) [^.?!]{0,40}?\b(ten|10|a hundred|100) (is|being|means)\b", I)
 NUM_RE = re.compile(
     rf"\b(?P<pre>(?:a|an|like a|like an|about a|about an|maybe a|maybe an|around a|around an|maybe|like|about|at a|at an|to a|to an|at|was)\s+)?"
     rf"(?P<num>{nz.NUMBER_WORD_RE})(?P<half>\s+and a half)?(?P<outof>\s+out of\s+(?:ten|10|a hundred|100))?\b", I)
@@ -335,7 +339,11 @@ class Extractor:
                 ss, se = _sent_of(turn, sp.start_char)
                 if not any(o is not sp and ospec.type in spec.requires_near and ss <= o.start_char < se
                            and ospec.id != spec.id for o, ospec in keep):
-                    continue
+                    # "denies any plan." / "no plan" / "has a plan" as its own sentence after risk talk
+                    head = turn.text[max(ss, sp.start_char - 24):sp.start_char]
+                    if not (NEAR_CUE.search(head) and set(spec.requires_near) & (
+                            window_types | {ospec.type for o, ospec in keep if o is not sp and ospec.id != spec.id})):
+                        continue
             m = self._mention(turn, sp, spec, mode, base)
             if m:
                 turn.mentions.append(m)
@@ -407,6 +415,13 @@ class Extractor:
                 temps.append((dist, "future", cue))
             elif cat == "TIME":
                 b = nz.bucket(cue, base)
+                if b == "recent" and WEEKDAY.search(cue) and not re.search(r"\b(last|past|ago)\b", cue, I):
+                    try:
+                        stext = sp.sent.text
+                    except Exception:  # no sentence boundaries on this span
+                        stext = sp.text
+                    if FUT_INTENT.search(stext) and not re.search(r"\b(was|were|had|did)\b", stext, I):
+                        b = "future"  # "i'm gonna jump off the bridge on saturday"
                 if b:
                     temps.append((dist, b, cue))
             if cat in ("IMPLIES_PAST", "NEGATED_IMPLIES_PAST"):
@@ -510,7 +525,7 @@ class Extractor:
                                 m.value["date"] = d.isoformat()
                                 break
                     if not m.value.get("date"):
-                        am = re.search(r"\b(\w+|a) (days?|weeks?) ago\b|\byesterday\b|\blast night\b", sent, I)
+                        am = re.search(r"\b(\w+|a) (days?|weeks?|nights?) ago\b|\byesterday\b|\blast night\b", sent, I)
                         if am:
                             d, _ = nz.resolve_day(am.group(0), base, prefer="past")
                             if d:
@@ -558,7 +573,12 @@ class Extractor:
         ss, se = _sent_of(turn, m.start)
         left = re.split(r"\band\b|[,;]|\bbut\b", turn.text[ss:m.start], flags=I)[-1]
         right = re.split(r"\band\b|[,;]|\bbut\b", turn.text[m.end:se], flags=I)[0]
+        fsent = turn.text[ss:se]
         sent = left + turn.text[m.start:m.end] + right if mode == "dictation" else sent
+        if re.search(r"\b(hung up|no answer|didn't answer|did not answer|couldn't get through|could not get through|no one (answered|picked up)|nobody (answered|picked up)|didn't pick up|did not pick up)\b", fsent, I) \
+                and re.search(r"\b(called|tried|texted|reached out to)\b", left + turn.text[m.start:m.end], I):
+            m.value["status"] = "attempted"
+            return
         if turn.role == "client":
             if re.search(r"\b(hold|hung up|no answer|didn't answer|did not answer|couldn't get through|could not get through|busy|no one (answered|picked up)|nobody (answered|picked up))\b", sent, I) \
                     and re.search(r"\b(called|tried|texted|went)\b", sent, I):
@@ -666,8 +686,9 @@ class Extractor:
         scale = None
         sm = SCALE_RE.search(scale_src)
         if sm:
-            lo = 0 if sm.group(1).lower() in ("zero", "0") else 1
-            hi = 100 if "hundred" in sm.group(2).lower() or sm.group(2) == "100" else 10
+            g_lo, g_hi = (sm.group(1), sm.group(2)) if sm.group(1) else (sm.group(3), sm.group(5))
+            lo = 0 if g_lo.lower() in ("zero", "0") else 1
+            hi = 100 if "hundred" in g_hi.lower() or g_hi == "100" else 10
             scale = f"{lo}-{hi}"
         elif prev_q and re.search(r"\bsame\b", prev_q, I):
             for t in reversed(turns[:turn.idx]):
@@ -1110,7 +1131,7 @@ class Extractor:
                     reply.mentions.append(mm)
                     continue
             if same and (cls == "content" or (cls == "aff" and not re.match(
-                    r"(yeah|yes|yep|yup|yea|ya|uh-?huh|mm-?hmm|sure|definitely|absolutely|of course|okay|ok)\b",
+                    r"(yeah|yes|yep|yup|yea|ya|uh-?huh|mm+-?hm+|sure|definitely|absolutely|of course|okay|ok)\b",
                     ANSWER_PREFIX.sub("", reply.text.strip()), I))):
                 continue  # "I've thought about taking all my pills": the content item carries it
             if topic["type"] == "MEANS" and same:
@@ -1186,6 +1207,17 @@ class Extractor:
                 s, e = self._span_head(reply, cspan)
                 mm = Mention(turn=reply.idx, start=s, end=e, type="CONSENT", rule_id="answer-to-consent-request",
                              source="discourse", value={"scope": "recording", "granted": cls != "neg"})
+                mm.cue("granted", reply.text[cspan[0]:cspan[1]] if cspan else "")
+                reply.mentions.append(mm)
+        if ROI_REQ.search(qtext) and "?" in qtext and PROPOSAL.search(qtext) \
+                and not any(m.type == "CONSENT" for m in reply.mentions):
+            t0 = ANSWER_PREFIX.sub("", reply.text.strip())
+            if re.match(r"^(no|nope|nah|i'd rather (you )?(not|didn't)|i would rather (you )?(not|didn't)|please don't|don't|i don't want)", t0, I):
+                cls = "neg"
+            if cls in ("aff", "neg"):
+                s, e = self._span_head(reply, cspan)
+                mm = Mention(turn=reply.idx, start=s, end=e, type="CONSENT", rule_id="answer-to-release-request",
+                             source="discourse", value={"scope": "release_of_information", "granted": cls != "neg"})
                 mm.cue("granted", reply.text[cspan[0]:cspan[1]] if cspan else "")
                 reply.mentions.append(mm)
         qsent = [turn.text[s:e] for s, e in turn.sents if turn.text[s:e].rstrip().endswith("?")]

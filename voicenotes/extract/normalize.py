@@ -217,7 +217,7 @@ def resolve_time(phrase: str) -> tuple[int, int, list[str]] | None:
 
 # ------------------------------------------------------------------ recency buckets
 
-_AGO = re.compile(r"\b(\w+|a|an) (day|week|month|year)s? ago\b")
+_AGO = re.compile(r"\b(\w+|a|an) (day|night|week|month|year)s? ago\b")
 
 
 def bucket(cue: str, base: dt.datetime | None) -> str | None:
@@ -239,7 +239,7 @@ def bucket(cue: str, base: dt.datetime | None) -> str | None:
     if m:
         n = number_value(m.group(1)) if m.group(1) not in ("a", "an") else 1.0
         unit = m.group(2)
-        days = (n or 1) * {"day": 1, "week": 7, "month": 30, "year": 365}[unit]
+        days = (n or 1) * {"day": 1, "night": 1, "week": 7, "month": 30, "year": 365}[unit]
         return "recent" if days <= 35 else "past"
     if re.search(r"\b(past|last) (few |couple of )?(\w+ )?(days|weeks|nights)\b", c):
         return "recent"
