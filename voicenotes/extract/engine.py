@@ -81,7 +81,7 @@ AFF_ANSWER = re.compile(
 ANSWER_PREFIX = re.compile(r"^\s*((me|who, me|honestly|well|um+|uh+|so|i mean|okay so)[?,.!]*\s+)+", I)
 
 SCREEN_Q = re.compile(
-    r"^(?:(?:and|so|okay|now|also|but|then|right|in the past \w+|before we go on|tonight|today),?\s+)*"
+    r"^(?:(?:and|so|okay|now|also|but|then|right|in the past \w+|tonight|today),?\s+|(?:\w+\s+){0,4}\w+,\s+)*"
     r"(is|are|was|were|do|does|did|have|has|had|any|how (much|often|many|long)|where|will)\b", I)
 SCREEN_Q_ANY = re.compile(r"\b(have|has|had|do|does|did|are|is|were|was)\s+(you|he|she|they|anyone|anybody|someone|there|your|the|it|those|that)\b", I)
 PROPOSAL = re.compile(r"\b(would|could|can|will) you (be willing|be open|please|call|ask|let|have|give|keep|lock|put|try|go|consider|agree|think about)\b|"
@@ -503,7 +503,7 @@ class Extractor:
                     pre = text[max(ss, m.start - 40):m.start]
                     if re.search(r"\b(hold|keep|store|take|pick up|come get|come pick up)\b", span, I) and (
                             re.search(rf"\b(she|he|they|someone|somebody|{PERSON_NOUN})\b|\b[A-Z][a-z]+\b", pre)
-                            or re.search(r"\bat (his|her|their) (house|place)|\bin (his|her|their) (car|truck|house|safe)", span, I)):
+                            or re.search(r"\b(at|in|to) (his|her|their|my|your) (\w+'?s? )?(house|place|home|apartment|car|truck|safe|office|locker|storage unit)\b", span, I)):
                         m.value["action"] = "hand_over"
                     elif re.search(r"\block", span, I) or (re.search(r"\b(hold|keep|store)\b", span, I) and re.search(r"\block", sent, I)):
                         m.value["action"] = "lock"
