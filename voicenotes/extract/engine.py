@@ -1261,7 +1261,14 @@ class Extractor:
                 elif m.type in ("RISK_FACTOR", "PRECIPITANT") and m.experiencer == "other" and \
                         m.value.get("factor") not in ("family_history_suicide", "exposure_to_suicide") and "experiencer" not in m.fixed:
                     focus = any(x.type == "RISK" and x.experiencer == "other" and x.exp_cue_kind == "OTHER_PRONOUN" for x in all_m)
-                    if not focus or m.type == "PRECIPITANT" or m.value.get("factor") == "recent_loss":
+                    own = re.search(r"\b(my|i|i'm|i've)\s+$" if t.role == "client" else
+                                    (r"\b(his|her|he|she|he's|she's|client's|the client's)\s+$" if mode == "dictation" else r"\bmy\s+$"),
+                                    t.text[max(0, m.start - 16):m.start], I)
+                    if own and m.type == "RISK_FACTOR":
+                        # "his girlfriend worries about HIS drinking": the relative is the reporter
+                        m.experiencer = "client"
+                        m.cue("experiencer", own.group(0).strip())
+                    elif not focus or m.type == "PRECIPITANT" or m.value.get("factor") == "recent_loss":
                         m.drop = True
                 if m.type == "RISK_FACTOR" and m.value.get("factor") == "family_history_suicide" and m.detail and \
                         re.fullmatch(rf"({FRIENDS})", m.detail, I):
