@@ -76,6 +76,13 @@ STATES = ("pending", "running", "done", "partial", "failed")
 # --------------------------------------------------------------------------- options / results
 
 
+def _env_float(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
 @dataclass
 class BatchOptions:
     out_dir: Path
@@ -88,6 +95,11 @@ class BatchOptions:
     preset: str | None = None
     copy_audio: bool = False      # False: review pages play the original file (relative link)
     progress: bool | None = None  # None: only when stderr is a terminal
+    #: A worker whose memory grew by more than this since its first file is replaced by a fresh
+    #: one after its current file (the transcription stack's native allocations creep upward
+    #: in ~26 MB steps over hundreds of files; see scripts/bench_batch.py). 0 turns it off.
+    recycle_mb: float = field(default_factory=lambda: _env_float("VOICENOTES_BATCH_RECYCLE_MB",
+                                                                 100.0))
     cores: int | None = None      # None: the CPUs this process may use
 
 
@@ -109,6 +121,7 @@ class BatchSummary:
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # rel, class, message
     settings_changed: int = 0
     remade: int = 0              # finished earlier, but the output folder had gone
+    recycled: int = 0            # workers replaced because their memory had grown
 
 
 # --------------------------------------------------------------------------- discovery
@@ -373,6 +386,17 @@ def _set_pdeathsig() -> None:
         pass
 
 
+def _release_memory() -> None:
+    """Hand freed heap memory back to the system after each file (glibc keeps it otherwise,
+    and a long batch's worker would creep upwards in steps)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _rss_kb() -> tuple[int, int]:
     rss = hwm = 0
     try:
@@ -488,6 +512,7 @@ def _worker_main(conn, cfg: dict[str, Any]) -> None:
         t0 = time.monotonic()
         try:
             info = runner(Path(input_path), Path(tmp_dir))
+            _release_memory()
             rss, hwm = _rss_kb()
             info.update(seconds=time.monotonic() - t0, rss_kb=rss, hwm_kb=hwm)
             send(("done", job_id, info))
@@ -572,6 +597,8 @@ class _Worker:
         child.close()
         self.ready = False
         self.job: _Job | None = None
+        self.baseline_kb: int | None = None
+        self.retire = False
 
     def stop(self, *, hard: bool = False) -> None:
         try:
@@ -951,6 +978,13 @@ class BatchRunner:
             for i in range(jobs):
                 workers.append(_Worker(ctx, cfg, i))
             while True:
+                # replace workers whose memory crept up, once they are idle
+                for w in [w for w in workers if w.retire and w.job is None]:
+                    w.stop()
+                    workers.remove(w)
+                    self.summary.recycled += 1
+                    if pending and s.stopped_reason is None:
+                        workers.append(_Worker(ctx, cfg, w.slot))
                 # hand out work
                 for w in workers:
                     if w.ready and w.job is None and pending and s.stopped_reason is None:
@@ -1066,6 +1100,11 @@ class BatchRunner:
             return
         w.job = None
         if kind == "done":
+            rss = int(data.get("rss_kb") or 0)
+            if w.baseline_kb is None:
+                w.baseline_kb = rss
+            elif self.opts.recycle_mb and rss - w.baseline_kb > self.opts.recycle_mb * 1024:
+                w.retire = True
             self._finish(journal, job, data)
         else:
             if data.get("fatal"):

@@ -126,6 +126,8 @@ def _print_summary(summary, out_dir: Path) -> None:
     if summary.remade:
         console.print(f"Note: {summary.remade} recording(s) finished earlier had no output "
                       "folder any more and were processed again.")
+    if summary.recycled:
+        console.print(f"({summary.recycled} worker(s) were restarted to keep memory in check.)")
     if summary.settings_changed:
         console.print(f"Note: {summary.settings_changed} recording(s) were finished earlier with "
                       "other settings and were kept. Use a new --out folder to redo them.")
