@@ -45,3 +45,23 @@ def test_heldout2_scores(tmp_path, name, rr, f1, aa):
     assert s["rr"] >= rr
     assert s["f1"] >= f1
     assert s["aa"] >= aa
+
+
+@pytest.mark.parametrize("mode,text,typ", [
+    # a MEANS item on the same words must not stand in for the risk statement (safety net)
+    ("session", "honestly some nights i think i'll just jump off the parking garage", "RISK"),
+    ("session", "i keep picturing myself swerving into a tree on the highway, i could drive into the median", "RISK"),
+    # a relative who reports or worries is not the experiencer of the client's risk factor
+    ("dictation", "His wife is worried about his drinking.", "RISK_FACTOR"),
+    # third-person reflexive in dictation is the client
+    ("dictation", "She told her roommate she wants to kill herself.", "RISK"),
+])
+def test_risk_statement_survives(mode, text, typ):
+    from voicenotes.extract import extract_items, transcript_from_turns
+
+    tr = transcript_from_turns([{"speaker": "client" if mode == "session" else "counselor", "text": text}],
+                               mode=mode, session_start="2026-10-14T16:00:00")
+    items = [i for i in extract_items(tr, mode=mode, session_start="2026-10-14T16:00:00").items if i.type == typ]
+    assert items, f"no {typ} item"
+    assert all(i.polarity == "affirmed" for i in items)
+    assert any(i.experiencer == "client" for i in items)
