@@ -1130,6 +1130,12 @@ class Extractor:
                     mm.cue("type", "answer to a question about method")
                     reply.mentions.append(mm)
                     continue
+            first_end = reply.sents[0][1] if reply.sents else len(reply.text)
+            if same and len(reply.sents) > 1 and not any(m.start < first_end for m in same) and cls == "content" \
+                    and len(reply.text[:first_end].split()) <= 6 and topic["type"] != "MEANS":
+                # "once, when i was nineteen. i took a bunch of pills": the short first sentence is the
+                # answer itself; the content item in the next sentence is a separate item
+                same = []
             if same and (cls == "content" or (cls == "aff" and not re.match(
                     r"(yeah|yes|yep|yup|yea|ya|uh-?huh|mm+-?hm+|sure|definitely|absolutely|of course|okay|ok)\b",
                     ANSWER_PREFIX.sub("", reply.text.strip()), I))):
