@@ -1276,8 +1276,11 @@ class Extractor:
                         m.cue("experiencer", own.group(0).strip())
                     elif not focus or m.type == "PRECIPITANT" or m.value.get("factor") == "recent_loss":
                         m.drop = True
-                if m.type == "RISK_FACTOR" and m.value.get("factor") == "family_history_suicide" and m.detail and \
-                        re.fullmatch(rf"({FRIENDS})", m.detail, I):
+                if m.type == "RISK_FACTOR" and m.value.get("factor") == "family_history_suicide" and (
+                        (m.detail and re.fullmatch(rf"({FRIENDS})", m.detail, I))
+                        or (not m.detail and re.search(rf"\b({FRIENDS}|guy|girl|kid|student|someone|somebody)\b(\s+\w+){{0,3}}\s*$",
+                                                       t.text[max(0, m.start - 40):m.start], I)
+                            and not re.search(rf"\b({KIN})\b(\s+\w+){{0,3}}\s*$", t.text[max(0, m.start - 40):m.start], I))):
                     m.value["factor"] = "exposure_to_suicide"
                 if m.type == "RISK" and m.value.get("_method_ctx") and not m.value.get("method"):
                     meth = None
