@@ -17,7 +17,8 @@ process (import + model load + transcription), one after the other, per round:
 * ``peer:<model>``   the whisper-ctranslate2 CLI (installed in .bench/peer, never in our deps)
                       on the same model folder, batched with the same settings
 
-Reports per configuration: transcription seconds, real-time factor (audio s / transcription s),
+Reports per configuration: transcription seconds, CPU seconds (user+sys, less sensitive than
+wall time when other jobs share the cores), real-time factor (audio s / transcription s),
 process wall seconds, peak RSS, WER (Whisper English normaliser + jiwer); then our overhead vs
 plain (transcription time ratio) and ours vs the peer (process wall ratio), each the median over
 rounds of the within-round ratio (the machine may be shared; absolute times are medians).
@@ -47,6 +48,11 @@ PEER_VERSION = "0.5.8"
 # --------------------------------------------------------------------------- workers
 
 
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -60,9 +66,9 @@ def worker(kind: str, model: str, audio: str, out_json: str) -> None:
 
         tr = Transcriber(TranscribeOptions(model=model))
         tr.load()
-        t_loaded = time.perf_counter()
+        t_loaded, c_loaded = time.perf_counter(), _cpu_s()
         transcript = tr.transcribe(Path(audio))
-        t_done = time.perf_counter()
+        t_done, c_done = time.perf_counter(), _cpu_s()
         text = transcript.text
         extra = {"flagged_segments": sum(1 for s in transcript.segments if s.verify),
                  "segments": len(transcript.segments), **tr.stats}
@@ -75,14 +81,14 @@ def worker(kind: str, model: str, audio: str, out_json: str) -> None:
         m = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=2,
                          local_files_only=True)
         pipe = BatchedInferencePipeline(model=m)
-        t_loaded = time.perf_counter()
+        t_loaded, c_loaded = time.perf_counter(), _cpu_s()
         segs, _info = pipe.transcribe(
             audio, language="en", beam_size=5, batch_size=8, temperature=0.0,
             condition_on_previous_text=False, vad_filter=True,
             vad_parameters={"min_silence_duration_ms": 2000}, word_timestamps=True,
             without_timestamps=True)
         segs = list(segs)
-        t_done = time.perf_counter()
+        t_done, c_done = time.perf_counter(), _cpu_s()
         text = " ".join(s.text.strip() for s in segs)
         extra = {"segments": len(segs)}
     elif kind == "seq":
@@ -92,16 +98,17 @@ def worker(kind: str, model: str, audio: str, out_json: str) -> None:
 
         m = WhisperModel(str(resolve_model(model).path), device="cpu", compute_type="int8",
                          cpu_threads=2, local_files_only=True)
-        t_loaded = time.perf_counter()
+        t_loaded, c_loaded = time.perf_counter(), _cpu_s()
         segs, _info = m.transcribe(audio, language="en", beam_size=5)  # sequential defaults
         segs = list(segs)
-        t_done = time.perf_counter()
+        t_done, c_done = time.perf_counter(), _cpu_s()
         text = " ".join(s.text.strip() for s in segs)
         extra = {"segments": len(segs)}
     else:
         raise SystemExit(f"unknown worker kind {kind}")
     Path(out_json).write_text(json.dumps({
         "load_s": t_loaded - t_start, "transcribe_s": t_done - t_loaded,
+        "cpu_s": c_done - c_loaded,
         "peak_rss_mb": _rss_mb(), "text": text, **extra}))
 
 
@@ -210,7 +217,8 @@ def main() -> None:
                     results.setdefault(key, []).append(res)
                     ts = res["transcribe_s"]
                     print(f"round {r + 1} {key:14s} wall {res['wall_s']:6.1f} s  "
-                          + (f"transcribe {ts:6.1f} s  RTF {duration / ts:5.1f}x  " if ts else "")
+                          + (f"transcribe {ts:6.1f} s  RTF {duration / ts:5.1f}x  CPU "
+                             f"{res['cpu_s']:6.1f} s  " if ts else "")
                           + (f"peak RSS {res['peak_rss_mb']:.0f} MB  " if res['peak_rss_mb'] else "")
                           + f"WER {res['wer']:.2%}"
                           + (f"  recovered {res.get('recovered')} flagged "
@@ -234,15 +242,17 @@ def main() -> None:
                 return statistics.median(pairs) if pairs else None
 
             over = (ratio(f"ours:{model}", f"plain:{model}", "transcribe_s") - 1) * 100
+            over_cpu = (ratio(f"ours:{model}", f"plain:{model}", "cpu_s") - 1) * 100
             peer_ratio = ratio(f"ours:{model}", f"peer:{model}", "wall_s")
             line = (f"{model}: ours RTF {rtf:.1f}x (transcribe {o_t:.1f} s, wall {o_w:.1f} s), "
                     f"peak RSS {med(f'ours:{model}', 'peak_rss_mb'):.0f} MB, "
                     f"WER {med(f'ours:{model}', 'wer'):.2%}; plain faster-whisper RTF "
                     f"{duration / p_t:.1f}x, peak RSS {med(f'plain:{model}', 'peak_rss_mb'):.0f} MB,"
-                    f" WER {med(f'plain:{model}', 'wer'):.2%}; overhead {over:+.1f}%")
+                    f" WER {med(f'plain:{model}', 'wer'):.2%}; overhead {over:+.1f}% wall, "
+                    f"{over_cpu:+.1f}% CPU time")
             part = (f"{model} RTF {rtf:.1f}x RSS {med(f'ours:{model}', 'peak_rss_mb'):.0f}MB "
                     f"WER {med(f'ours:{model}', 'wer'):.1%} | plain WER "
-                    f"{med(f'plain:{model}', 'wer'):.1%} overhead {over:+.1f}%")
+                    f"{med(f'plain:{model}', 'wer'):.1%} overhead {over:+.1f}% (CPU {over_cpu:+.1f}%)")
             if q_w:
                 line += (f"; whisper-ctranslate2 wall {q_w:.1f} s, WER "
                          f"{med(f'peer:{model}', 'wer'):.2%}, ours/peer wall {peer_ratio:.2f}")
