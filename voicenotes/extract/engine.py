@@ -1230,6 +1230,10 @@ class Extractor:
         qs = " ".join(qsent) or (turn.text if re.search(r"\b(someone|anyone|who) (you|you'd) (could|can|would|might)\b", turn.text, I) else "")
         if qs and SUPPORT_Q.search(qs) and not any(m.type == "SUPPORT" for m in reply.mentions) and cls != "neg":
             s, e = self._span_head(reply, None)
+            if len(reply.text[s:e].split()) <= 2 and len(reply.sents) > 1:
+                e = reply.sents[1][1]  # "yeah | my sister's coming over": the person is in the next sentence
+                while e > s and reply.text[e - 1] in " \n":
+                    e -= 1
             role = "distraction" if DISTRACTION.search(reply.text) else ("help" if re.search(r"\b(reach out|help|turn to|call|lean on)\b", qs, I) else None)
             mm = Mention(turn=reply.idx, start=s, end=e, type="SUPPORT", rule_id="answer-to-support-question",
                          source="discourse", value={"role": role} if role else {})
