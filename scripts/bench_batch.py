@@ -7,8 +7,8 @@
 Clips are 2-3 s pieces cut with sox from ../shared/data/speech/clips (real speech), so the
 figures measure the per-file overhead of a batch (model kept loaded, outputs, journal) rather
 than long-file decoding. Prints, per --jobs value: the worker's RSS after file 50 and after the
-last file (target: growth within +25 MB), the worker's peak RSS, and throughput in audio hours
-per wall hour (wall time includes starting the workers and loading the model).
+last file (target: growth within +25 MB), the worker's peak RSS, how many workers were replaced
+for memory growth (VOICENOTES_BATCH_RECYCLE_MB), and throughput in audio hours per wall hour (wall time includes starting the workers and loading the model).
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ def main() -> None:
                 peak = max(h for _, _, h in samples)
                 rows.append((jobs, slot, len(samples), at50 / 1024, end / 1024,
                              (end - at50) / 1024, peak / 1024))
+            print(f"jobs={jobs}: workers replaced for memory growth: {s.recycled}")
             print(f"jobs={jobs}: {done}/{args.files} done, {s.failed} failed, wall "
                   f"{res['wall']:.1f} s, audio {s.audio_s_processed / 60:.1f} min, "
                   f"throughput {thr:.1f} audio h per wall h "
