@@ -10,4 +10,5 @@ from voicenotes.commands import (
     transcribe,
 )
 
-ALL = (transcribe, models, extract, note, record, batch, speakers)
+# the order of `voicenotes --help`: the main job first, developer tools last
+ALL = (note, record, transcribe, extract, batch, speakers, models)
