@@ -84,6 +84,23 @@ def _register() -> None:
 
     for module in ALL:
         module.register(app)
+    _unwrap_help(app)
+
+
+def _unwrap_help(typer_app: typer.Typer) -> None:
+    """Join the hard-wrapped lines of docstrings so help re-wraps to the terminal width
+    (paragraph breaks are kept)."""
+    import inspect
+    import re
+
+    def unwrap(text: str | None) -> str | None:
+        return re.sub(r"(?<!\n)\n(?!\n)", " ", text) if text else text
+
+    for info in typer_app.registered_commands:
+        info.help = unwrap(info.help or inspect.getdoc(info.callback))
+    for group in typer_app.registered_groups:
+        group.help = unwrap(group.help or group.typer_instance.info.help)
+        _unwrap_help(group.typer_instance)
 
 
 _register()
