@@ -24,6 +24,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--words", type=int, default=50_000)
     ap.add_argument("--blank", action="store_true", help="rule path only (no statistical pipeline)")
+    ap.add_argument("--semantic", action="store_true",
+                    help="also run the semantic layer (default: rules alone; see scripts/bench_semantic.py)")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
     case = json.loads((SHARED / "data" / "extraction" / "dev-long.jsonl").read_text().splitlines()[0])
@@ -44,14 +46,16 @@ def main() -> int:
     tr_small = ex.transcript_from_turns(turns, mode="session", session_start=case["session_start"])
     t2 = time.perf_counter()
     ex.extract_items(tr_small, mode="session", session_start=case["session_start"],
-                     use_model=False if args.blank else None)
+                     use_model=False if args.blank else None,
+                     semantic=args.semantic)
     t_first = time.perf_counter() - t2  # includes one-off warm-up (date parser tables)
 
     tr = ex.transcript_from_turns(big, mode="session", session_start=case["session_start"])
     t3 = time.perf_counter()
     c3 = time.process_time()
     items = ex.extract_items(tr, mode="session", session_start=case["session_start"],
-                             use_model=False if args.blank else None)
+                             use_model=False if args.blank else None,
+                     semantic=args.semantic)
     dt = time.perf_counter() - t3
     cdt = time.process_time() - c3
     print(f"pipeline       {extractor.info['model']} ({', '.join(extractor.info['pipes'])})")

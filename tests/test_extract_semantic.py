@@ -97,9 +97,12 @@ def test_without_the_package_the_rules_path_runs(monkeypatch):
     assert not [i for i in got if i.source == "semantic"]
 
 
-def test_off_by_default(monkeypatch):
+def test_on_by_default_when_installed_and_off_with_env_0(monkeypatch):
+    text = "Honestly I'm so sick of being alive."
     monkeypatch.delenv("VOICENOTES_SEMANTIC", raising=False)
-    assert not [i for i in _items("Honestly I'm so sick of being alive.", semantic=None) if i.source == "semantic"]
+    assert [i for i in _items(text, semantic=None) if i.source == "semantic"]
+    monkeypatch.setenv("VOICENOTES_SEMANTIC", "0")
+    assert not [i for i in _items(text, semantic=None) if i.source == "semantic"]
 
 
 def test_prototype_file_is_checked(tmp_path):

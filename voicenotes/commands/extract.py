@@ -155,10 +155,11 @@ def extract(
                                      help="Add your site's own rule file (JSON lines; can be given more than once)."),
     out: Optional[Path] = typer.Option(None, "--out", metavar="FILE",
                                        help="Where to write the items (default: items.json beside INPUT)."),
-    semantic: bool = typer.Option(False, "--semantic",
-                                  help="Also flag sentences close in meaning to example risk statements "
-                                       "(rules/prototypes.jsonl) as possible items for review. Needs the "
-                                       "'semantic' extra; slower. Also on with VOICENOTES_SEMANTIC=1."),
+    semantic: Optional[bool] = typer.Option(None, "--semantic/--no-semantic",
+                                            help="Also flag sentences close in meaning to example risk "
+                                                 "statements (rules/prototypes.jsonl) as possible items for "
+                                                 "review. Default: on when the 'semantic' extra is installed "
+                                                 "(off with --no-semantic or VOICENOTES_SEMANTIC=0)."),
 ) -> None:
     """Find crisis items (risk, means, safety steps, supports, referrals, follow-ups...) in a transcript."""
     from voicenotes.extract import extract_items
@@ -185,7 +186,7 @@ def extract(
     target = out or (input_path.parent / "items.json")
     if target.exists() and target.is_dir():
         raise UsageError(f"--out {target} is a folder.", hint="Give a file name such as items.json.")
-    itemset = extract_items(tr, mode=m, session_start=start, rules_paths=rules, semantic=semantic or None)
+    itemset = extract_items(tr, mode=m, session_start=start, rules_paths=rules, semantic=semantic)
     atomic_write_json(target, itemset.to_dict())
     for line in summary_lines(itemset):
         typer.echo(line)
@@ -210,8 +211,9 @@ def evaluate(
                                                 "the voices (voicenotes.speakers) instead of the sidecar."),
     details: bool = typer.Option(False, "--details", help="Also list misses, attribute errors and false "
                                                           "positives (these show gold text)."),
-    semantic: bool = typer.Option(False, "--semantic", help="Score with the optional semantic layer on "
-                                                            "(extra 'semantic'; same as VOICENOTES_SEMANTIC=1)."),
+    semantic: Optional[bool] = typer.Option(None, "--semantic/--no-semantic",
+                                            help="The semantic layer (extra 'semantic'): default on when "
+                                                 "installed; --no-semantic scores the rules alone."),
 ) -> None:
     """Score extraction on gold cases: per-type precision/recall/F1, attribute accuracy, risk recall,
     forbidden items. The last line is machine-readable."""
@@ -222,7 +224,8 @@ def evaluate(
         from voicenotes.extract.semantic import require
 
         require()
-        os.environ["VOICENOTES_SEMANTIC"] = "1"  # read by extract_items in this process
+    if semantic is not None:
+        os.environ["VOICENOTES_SEMANTIC"] = "1" if semantic else "0"  # read by extract_items here
     load_rules(rules)
     cases = read_gold(gold)
     if pred_dir.exists() and not pred_dir.is_dir():

@@ -106,7 +106,9 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
     """Find the items of a transcript. ``mode`` "dictation" (the counselor speaking about the
     client) or "session" (counselor and client turns, roles from ``Segment.role``).
     ``semantic``: also run the optional sentence-embedding layer (:mod:`voicenotes.extract.semantic`,
-    extra ``semantic``) when it is installed; None reads ``VOICENOTES_SEMANTIC`` (off unless "1")."""
+    extra ``semantic``). None = on when the extra is installed, unless ``VOICENOTES_SEMANTIC=0``:
+    on unseen wording it raised risk recall from 0.47 to 0.72 (heldout4), and a missed risk
+    statement is the worst failure this tool can have."""
     mode = (mode or transcript.mode or "dictation").lower()
     if mode not in MODES:
         raise InputError(f"Unknown mode {mode!r}.", hint="Use --mode dictation or --mode session.")
@@ -116,7 +118,7 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
     turns = ex.run(segments, mode, session_start)
     sem_info = None
     if semantic is None:
-        semantic = os.environ.get("VOICENOTES_SEMANTIC", "") == "1"
+        semantic = os.environ.get("VOICENOTES_SEMANTIC", "") != "0"
     if semantic:
         from voicenotes.extract import semantic as _sem
 
