@@ -402,24 +402,25 @@ def test_long_file_streams_with_flat_memory(tmp_path):
                         return int(line.split()[1]) / 1024
 
         stream = iter_audio({str(long_wav)!r})
-        base = peak = None
+        rss = [rss_mb() for _ in [0]]
         for i, block in enumerate(stream):
-            if i == 2:
-                base = rss_mb()
-            if i >= 2:
-                peak = max(peak or 0, rss_mb())
+            rss.append(rss_mb())
+        q = len(rss) // 4
+        first, last = max(rss[2:q]), max(rss[-q:])
         hw = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(stream.decoded_s, base, peak, hw)
+        print(stream.decoded_s, first, last, hw)
     """
     proc = _run_with_timeout(code, timeout=120)
     long_wav.unlink()
     assert proc.returncode == 0, proc.stderr
-    decoded, base, peak, high_water = map(float, proc.stdout.split())
+    decoded, first, last, high_water = map(float, proc.stdout.split())
     assert decoded == 7200.0
-    print(f"2 h stream: RSS after 3 blocks {base:.0f} MB, peak {peak:.0f} MB, "
-          f"high-water {high_water:.0f} MB")
-    assert peak - base < 100, (base, peak)
-    assert high_water < base + 100, (base, high_water)  # no whole-file buffer at any point
+    print(f"2 h stream: RSS max over the first quarter {first:.0f} MB, over the last quarter "
+          f"{last:.0f} MB, high-water {high_water:.0f} MB")
+    # flat with length: the last half hour needs no more than the first (a one-off allocator
+    # spike is not growth), and no whole-file buffer ever (2 h of float32 audio is 460 MB)
+    assert last - first < 50, (first, last)
+    assert high_water < 300, high_water
 
 
 # --------------------------------------------------------------------------- finish_check
