@@ -59,7 +59,7 @@ def test_qualifiers_show_negation_condition_history_and_doubtful_audio():
     assert "Suicide attempt (past; method: overdose) — “took pills in 2019” [00:30]" in md
     assert "(about: brother; past)" in md
     assert "(conditional) — “if the urges come back” [00:50] (verify audio at 00:50)" in md
-    assert "Protective factor: Pet (possible, hedged" in md
+    assert "Protective factor: Pet (possible" in md
     assert "when: Tue 10 Mar 2026 10:00" in md
     assert "when: Tue 17 Mar 2026 (no clock time said); time is ambiguous" in md
 

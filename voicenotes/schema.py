@@ -236,7 +236,8 @@ class Item:
 
     @property
     def verify(self) -> bool:
-        return bool(self.asr.get("verify"))
+        """Check the audio: the segment was doubtful, or the words are a known mishearing."""
+        return bool(self.asr.get("verify")) or "verify_audio" in self.review_flags
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
