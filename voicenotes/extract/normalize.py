@@ -32,8 +32,11 @@ def spoken_punctuation(text: str) -> tuple[str, list[int]]:
     offmap: list[int] = []
     pos = 0
     capitalize_next = False
-    for m in _SPOKEN.finditer(text):
-        for i in range(pos, m.start()):
+
+    def copy(start: int, end: int) -> None:
+        """Copy text[start:end], capitalising the first letter after a spoken full stop."""
+        nonlocal capitalize_next
+        for i in range(start, end):
             ch = text[i]
             if capitalize_next and ch.isalpha():
                 ch = ch.upper()
@@ -42,6 +45,9 @@ def spoken_punctuation(text: str) -> tuple[str, list[int]]:
                 capitalize_next = False
             out.append(ch)
             offmap.append(i)
+
+    for m in _SPOKEN.finditer(text):
+        copy(pos, m.start())
         word = m.group(1).lower()
         if word in ("new paragraph", "next paragraph", "new line"):
             prev = "".join(out).rstrip()
@@ -55,15 +61,7 @@ def spoken_punctuation(text: str) -> tuple[str, list[int]]:
             out.append(ch)
             offmap.append(m.start(1))
         pos = m.end()
-    for i in range(pos, len(text)):
-        ch = text[i]
-        if capitalize_next and ch.isalpha():
-            ch = ch.upper()
-            capitalize_next = False
-        elif capitalize_next and not ch.isspace():
-            capitalize_next = False
-        out.append(ch)
-        offmap.append(i)
+    copy(pos, len(text))
     offmap.append(len(text))
     return "".join(out), offmap
 
