@@ -373,7 +373,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     if kind == "audio":
         from voicenotes.audio import probe
 
-        info = probe(input_path, check_channels_s=0)  # a clear AudioError before loading a model
+        info = probe(input_path)  # a clear AudioError before loading a model; reused below
         t0 = time.monotonic()
         tr = _transcriber(options, transcriber)
         transcript = _reusable_transcript(out_dir, info.sha256, tr)
@@ -381,7 +381,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
             result.summary["transcript_reused"] = True
         else:
             _progress(options, "transcribe", 0.0, 1.0)
-            transcript = tr.transcribe(input_path,
+            transcript = tr.transcribe(input_path, info=info,
                                        progress=lambda d, t: _progress(options, "transcribe", d, t))
         timings["transcribe"] = time.monotonic() - t0
         spec = options.speakers or ("auto" if options.counselor else None)

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from voicenotes import __version__
 from voicenotes.errors import AudioError, ModelError, UsageError
-from voicenotes.schema import Provenance, Segment, Transcript, Word
+from voicenotes.schema import AudioInfo, Provenance, Segment, Transcript, Word
 
 SAMPLE_RATE = 16000
 
@@ -722,14 +722,18 @@ class Transcriber:
 
     # -- transcription -------------------------------------------------------------------
     def transcribe(self, path: Path,
-                   progress: Callable[[float, float], None] | None = None) -> Transcript:
+                   progress: Callable[[float, float], None] | None = None, *,
+                   info: AudioInfo | None = None) -> Transcript:
         """Transcribe one file. Raises AudioError (not audio), ModelError, KeyboardInterrupt.
 
-        ``progress(done_s, total_s)`` is called as audio is finished (seconds of audio)."""
+        ``progress(done_s, total_s)`` is called as audio is finished (seconds of audio).
+        ``info``: the file's :func:`voicenotes.audio.probe` result when the caller already has
+        it (saves hashing and checking the file twice)."""
         from voicenotes import audio as vaudio
 
         path = Path(path)
-        info = vaudio.probe(path)
+        if info is None:
+            info = vaudio.probe(path)
         pipeline = self.load()
         opts = self.options
         total = float(info.duration_s or 0.0)
