@@ -6,7 +6,7 @@ The input is the real two-voice session ../shared/data/extraction/audio/dev-long
 (5.4 min), transcribed once with Whisper (cached in the work folder), and the same session
 repeated ``--repeat`` times (default 4, ~22 min) with its transcript shifted in time, so that
 growth with length shows. Each measurement runs ``assign_speakers`` in a new Python process:
-import + encoder load time, stage wall and CPU time, RSS before the stage and peak RSS
+import + model load time, stage wall and CPU time, RSS before the stage and peak RSS
 (ru_maxrss) after it.
 
     .venv/bin/python scripts/bench_speakers.py
@@ -38,7 +38,7 @@ def rss_mb():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
 tr = Transcript.from_dict(json.load(open(sys.argv[1])))
-speakers._require(); speakers.load_encoder()
+speakers._require(); speakers.load_models()
 load_s = time.perf_counter() - t0
 before = rss_mb()
 w0, c0 = time.perf_counter(), time.process_time()

