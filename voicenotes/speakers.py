@@ -129,23 +129,36 @@ def _blocks(path: Path, per_channel: bool):
 
 
 def decode(path: Path, keep_mono: bool = True, mono_channel: int | None = None,
-           opts: SpeakerOptions = DEFAULT_OPTIONS) -> _Decoded:
+           opts: SpeakerOptions = DEFAULT_OPTIONS, expected_s: float | None = None) -> _Decoded:
     """One streamed pass over ``path``: frame energies per channel, layout statistics and
-    (``keep_mono``) the mono downmix (or channel ``mono_channel``) for the embedding path."""
+    (``keep_mono``) the mono downmix (or channel ``mono_channel``) for the embedding path.
+    ``expected_s`` (the transcript's duration) lets the mono signal be written into one array
+    instead of joined from blocks (half the peak memory on a long recording)."""
     import numpy as np
 
     hop = int(SAMPLE_RATE * FRAME_S)
     energies: list = []
     mono_parts: list = []
+    mono_buf = np.empty(int(expected_s * SAMPLE_RATE) + SAMPLE_RATE, dtype=np.float32) \
+        if keep_mono and expected_s else None
+    filled = 0
     carry = None
     sxy = sxx = syy = 0.0
     for block in _blocks(Path(path), per_channel=True):
         block = np.atleast_2d(np.asarray(block, dtype=np.float32))
         if keep_mono:
             if mono_channel is not None and mono_channel < block.shape[0]:
-                mono_parts.append(block[mono_channel].copy())
+                part = block[mono_channel]
             else:
-                mono_parts.append(block.mean(axis=0))
+                part = block.mean(axis=0)
+            if mono_buf is not None and filled + len(part) <= len(mono_buf):
+                mono_buf[filled:filled + len(part)] = part
+                filled += len(part)
+            else:  # no size known, or longer than announced: keep blocks
+                if mono_buf is not None:
+                    mono_parts.append(mono_buf[:filled].copy())
+                    mono_buf, filled = None, 0
+                mono_parts.append(part.copy())
         if carry is not None:
             block = np.concatenate([carry, block], axis=1)
         usable = block.shape[1] - block.shape[1] % hop
@@ -163,7 +176,10 @@ def decode(path: Path, keep_mono: bool = True, mono_channel: int | None = None,
         raise AudioError(f"{Path(path).name} holds no audio samples.",
                          hint="Check the recording was saved completely.")
     energy = np.concatenate(energies, axis=1)
-    mono = np.concatenate(mono_parts) if keep_mono else None
+    if mono_buf is not None:
+        mono = mono_buf[:filled]
+    else:
+        mono = np.concatenate(mono_parts) if keep_mono else None
     mono_parts.clear()
     channels = energy.shape[0]
     corr = dom = None
@@ -593,7 +609,9 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
     t0 = time.perf_counter()
     units = _units(transcript)
     mono_channel = 0 if transcript.audio.channels_cancel else None
-    d = decode(audio_path, keep_mono=kind != "channels", mono_channel=mono_channel, opts=opts)
+    expected = transcript.audio.duration_s or None
+    d = decode(audio_path, keep_mono=kind != "channels", mono_channel=mono_channel, opts=opts,
+               expected_s=expected)
     meta: dict[str, Any] = {"spec": str(spec), "channels": d.channels}
     if d.channels >= 2:
         meta["channel_correlation"] = d.correlation
@@ -613,7 +631,8 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
                                                        for c, lab in enumerate(labels_all)})
     else:
         if d.mono is None:
-            d = decode(audio_path, keep_mono=True, mono_channel=mono_channel, opts=opts)
+            d = decode(audio_path, keep_mono=True, mono_channel=mono_channel, opts=opts,
+                       expected_s=expected)
         mono, d.mono = d.mono, None
         di = diarize(mono, n, opts, inplace=True)
         del mono

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import importlib
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,12 @@ from voicenotes.errors import DependencyError, ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
+
+# oneDNN (torch's CPU convolutions) caches compiled kernels per input shape, 1024 by default; the
+# voice embeddings come in many lengths, so on a long recording the cache alone grew RSS by
+# ~600 MB. A cache of 64 costs about 5% of the stage's speed (scripts/bench_speakers.py). Read
+# when torch first runs a convolution, so it is set before torch is imported here.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 
 SAMPLE_RATE = 16000
 FRAME_S = 0.01  # the frame of Diarization.frame_scores (10 ms)
@@ -434,9 +441,13 @@ def _embed_windows(wav, starts, hard, wanted, embs, min_frames, clean_frames, ma
 
 
 def cluster(embs: "np.ndarray", hard: "np.ndarray", n_speakers: int | None = None,
-            opts: SpeakerOptions = DEFAULT_OPTIONS) -> tuple["np.ndarray", "np.ndarray"]:
+            opts: SpeakerOptions = DEFAULT_OPTIONS,
+            max_embeddings: int = 1500) -> tuple["np.ndarray", "np.ndarray"]:
     """Cluster the window embeddings into speakers. Returns (assignment windows x 3: cluster
-    index or -1, centroids k x 192). See the module docstring for the method."""
+    index or -1, centroids k x 192). See the module docstring for the method. The clustering
+    needs memory growing with the square of the embeddings it clusters, so at most
+    ``max_embeddings`` (an even sample of the windows, about 50 min of speech) take part; every
+    window is then matched to the clusters."""
     import numpy as np
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.optimize import linear_sum_assignment
@@ -451,6 +462,11 @@ def cluster(embs: "np.ndarray", hard: "np.ndarray", n_speakers: int | None = Non
     train = valid & (alone >= opts.min_clean_ratio * n_frames)
     if train.sum() < 2:
         train = valid
+    if train.sum() > max_embeddings:  # a long recording: cluster an even sample of the windows
+        keep = np.zeros(n_win, dtype=bool)
+        keep[np.linspace(0, n_win - 1, max(2, n_win * max_embeddings // int(train.sum())))
+             .astype(int)] = True
+        train &= keep[:, None]
     wi, li = np.where(train)
     x = embs[wi, li]
     if len(x) == 1 or n_speakers == 1:
