@@ -5,7 +5,8 @@
    ``voicenotes.speakers.diarize`` on the AMI meeting clips in ../shared/data/conversation/ami
    (speakers.rttm), with the number of speakers estimated and, for comparison, given; the
    trn*/dev* clips (used to choose settings) and the tst* clips (held out) separately, and all
-   14. Also the DER with overlapped speech left out, and the error components.
+   14. Also the DER with overlapped speech left out, and the error components; and (``--part
+   oracle``) the ceiling of the segmentation: its windows matched to the true speakers.
 2. Role attribution on the two-voice session audio (../shared/data/extraction/audio dev-41..46
    and dev-long-1): real Whisper words, speakers by voice (``--speakers auto``, no sidecar, no
    enrollment), roles by the question heuristic; the share of words whose role matches the
@@ -96,6 +97,51 @@ def ami() -> None:
             print("    found/true speakers per clip: " + " ".join(counts))
 
 
+def oracle() -> None:
+    """The ceiling of the segmentation: the same windows and reconstruction, but each window's
+    local speakers matched to the true speakers (the overlap of their activity with the RTTM,
+    Hungarian) instead of clustered. Shows how much of the DER better clustering could win."""
+    import numpy as np
+    from faster_whisper import decode_audio
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+    from scipy.optimize import linear_sum_assignment
+
+    from voicenotes import voices
+
+    warnings.filterwarnings("ignore", message=".*uem.*")
+    ref: dict[str, Annotation] = defaultdict(Annotation)
+    for line in (AMI / "speakers.rttm").read_text().splitlines():
+        p = line.split()
+        ref[p[1]][Segment(float(p[3]), float(p[3]) + float(p[4]))] = p[7]
+    m = voices.load_models()
+    total = DiarizationErrorRate(collar=0.25)
+    for clip in sorted(ref):
+        wav = decode_audio(str(AMI / f"{clip}.flac"))
+        starts, hard = voices.segment(wav)
+        labs = sorted(ref[clip].labels())
+        assign = np.full(hard.shape[::2], -1)
+        for w, s0 in enumerate(starts):
+            t = s0 / 16000 + np.arange(hard.shape[1]) * m.frame_step + 0.5 * m.frame_duration
+            truth = np.zeros((len(t), len(labs)))
+            for seg, _, lab in ref[clip].itertracks(yield_label=True):
+                truth[(t >= seg.start) & (t < seg.end), labs.index(lab)] = 1
+            rows, cols = linear_sum_assignment(-(hard[w].T @ truth))
+            for r, c in zip(rows, cols):
+                if hard[w, :, r].any():
+                    assign[w, r] = c
+        _, active = voices.reconstruct(starts, hard, assign, len(labs), len(wav))
+        hyp = Annotation()
+        off = 0.5 * m.frame_duration
+        for k, lab in enumerate(labs):
+            x = np.diff(np.concatenate([[0], active[:, k].astype(int), [0]]))
+            for i, (a, b) in enumerate(zip(np.where(x == 1)[0], np.where(x == -1)[0])):
+                hyp[Segment(a * m.frame_step + off, b * m.frame_step + off), (k, i)] = lab
+        total(ref[clip], hyp)
+    print(f"  segmentation with the true speakers instead of clustering (ceiling): DER "
+          f"{abs(total):.1%} on all 14 clips")
+
+
 def _truth(turns, w) -> str:
     mid = (w.start + w.end) / 2
     return min(turns, key=lambda r: 0 if r[0] <= mid <= r[1]
@@ -135,11 +181,13 @@ def roles(model: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=("all", "ami", "roles"), default="all")
+    ap.add_argument("--part", choices=("all", "ami", "oracle", "roles"), default="all")
     ap.add_argument("--model", default="base", help="Whisper model for the roles part")
     args = ap.parse_args()
     if args.part in ("all", "ami"):
         ami()
+    if args.part in ("all", "oracle"):
+        oracle()
     if args.part in ("all", "roles"):
         roles(args.model)
 
