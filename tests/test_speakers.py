@@ -570,6 +570,6 @@ def test_transcribe_cli_speakers_on_session_audio(tmp_path, shared_dir):
     assert t.speakers["role_method"] == "heuristic" and t.speakers["role_confidence"] >= 0.7
     assert "roles_uncertain" not in t.flags
     txt = (out / "dev-41.txt").read_text()
-    assert "Counselor (S1):" in txt and "Client (S2):" in txt and "# Speakers" in txt
+    assert "Counselor (S1):" in txt and "Client (S2):" in txt and "# Speakers (by voice)" in txt
     assert "<v Counselor (S1)>" in (out / "dev-41.vtt").read_text()
     assert "Client (S2): " in (out / "dev-41.srt").read_text()

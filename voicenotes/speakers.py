@@ -719,6 +719,7 @@ def describe_speakers(t: Transcript) -> list[str]:
     if not sp.get("labels"):
         return []
     method = {"channels": "one speaker per audio channel",
+              "segmentation-embedding-clustering": "by voice",
               "embedding-clustering": "by voice"}.get(sp.get("method"), sp.get("method", ""))
     roles = sp.get("roles") or {}
     who = ", ".join(f"{lab} = {roles.get(lab, 'unknown')}" for lab in sp["labels"])
