@@ -10,10 +10,11 @@ downloads at run time):
 2. **Embeddings** — for each window and local speaker, a CAM++ voice embedding (3D-Speaker,
    Apache-2.0; 192-d) of that speaker's frames (the frames where they talk alone, when there are
    enough), on Kaldi-style 80-band filter banks.
-3. **Clustering** — complete-linkage agglomerative clustering on cosine distance where two local
-   speakers of one window may never share a cluster (they are two people), cut at
+3. **Clustering** — complete-linkage agglomerative clustering on cosine distance in which two
+   local speakers of one window are kept apart (they are two people), cut at
    ``cluster_threshold``; clusters whose centroids are ``merge_similarity`` alike are then joined
-   (one voice stays one speaker over a long session); or exactly N clusters when N is given.
+   (one voice stays one speaker over a long session, also where the segmentation split it); or
+   exactly N clusters when N is given.
    Each window's local speakers are then matched to the clusters one-to-one (Hungarian).
 4. **Reconstruction** — per frame, the number of speakers (the windows' mean count, rounded with
    ``count_bias``) and the most active clusters: overlapped speech gets two labels.
