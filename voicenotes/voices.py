@@ -30,7 +30,7 @@ import functools
 import importlib
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -294,7 +294,6 @@ class Diarization:
     frame_offset: float = 0.0
     n_embeddings: int = 0
     overlap_s: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     @property
     def n_windows(self) -> int:  # the transcript's speakers block calls it "windows"
