@@ -421,6 +421,21 @@ def test_role_heuristic_questions_and_first_speaker():
         decide_roles(_segs(rows), ["S1", "S2"], counselor="S7")
 
 
+def test_channels_with_an_enrolled_voice_work_without_the_speaker_weights(convo, tmp_path,
+                                                                          monkeypatch):
+    """Channel separation needs no models: with a counselor enrolled but the speaker weights
+    missing, the channels still split and the roles fall back to the question heuristic."""
+    from voicenotes.speakers import assign_speakers
+
+    monkeypatch.setenv("VOICENOTES_SPEAKER_MODELS", str(tmp_path / "not-installed"))
+    tr = _transcript(convo["stereo"], convo["placed"])
+    voice = np.ones(192, dtype=np.float32) / np.sqrt(192)
+    out = assign_speakers(tr, convo["stereo"], "channels", enrollment=voice)
+    assert out.speakers["method"] == "channels"
+    assert out.speakers["role_method"] == "heuristic"
+    assert set(out.speakers["roles"].values()) == {"counselor", "client"}
+
+
 def test_counselor_override_end_to_end(convo):
     from voicenotes.speakers import assign_speakers
 

@@ -47,6 +47,7 @@ from voicenotes.errors import (
     AudioError,
     DependencyError,
     InputError,
+    ModelError,
     UsageError,
 )
 from voicenotes.schema import Segment, Transcript, Word
@@ -634,7 +635,7 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
             d = decode(audio_path, keep_mono=True, mono_channel=mono_channel, opts=opts,
                        expected_s=expected)
         mono, d.mono = d.mono, None
-        di = diarize(mono, n, opts, inplace=True)
+        di = diarize(mono, n, opts)
         del mono
         labels_all = di.labels
         centroids = di.centroids
@@ -656,8 +657,8 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
         try:
             _require()
             centroids = _channel_centroids(d, audio_path)
-        except DependencyError:
-            centroids = None  # channels work without the extra; the roles fall back to the guess
+        except (DependencyError, ModelError):
+            centroids = None  # channels work without the extra or its weights; roles are guessed
     cents_present = None
     if centroids is not None:
         cents_present = np.stack([centroids[labels_all.index(lab)] for lab in present]) \

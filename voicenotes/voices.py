@@ -84,7 +84,6 @@ class SpeakerOptions:
       much; after a pause of ``pause_s`` or a sentence end a quarter of it.
     enroll_match: cosine similarity of a speaker to the enrolled counselor voice needed to call
       that speaker the counselor.
-    vad_*: Silero settings for enrollment (how much of a recording is speech).
     The clustering settings were chosen on the AMI trn/dev clips and the dev session audio;
     the AMI tst clips were held out (scripts/eval_diarization.py).
     """
@@ -103,9 +102,6 @@ class SpeakerOptions:
     channel_correlation_max: float = 0.3
     channel_dominance_min: float = 0.6
     channel_dominance_db: float = 10.0
-    vad_threshold: float = 0.25
-    vad_min_silence_ms: int = 250
-    vad_pad_ms: int = 200
 
 
 DEFAULT_OPTIONS = SpeakerOptions()
@@ -114,9 +110,9 @@ DEFAULT_OPTIONS = SpeakerOptions()
 # --------------------------------------------------------------------------- dependencies
 
 
-def _require(weights: bool = True) -> None:
+def _require() -> None:
     """Raise DependencyError (exit 9) when the optional ``speakers`` extra is missing or broken,
-    and ModelError (exit 4) when its model files are not installed (``weights``)."""
+    and ModelError (exit 4) when its model files are not installed."""
     missing = []
     for mod in ("torch", "scipy", "asteroid_filterbanks"):
         try:
@@ -127,8 +123,7 @@ def _require(weights: bool = True) -> None:
         raise DependencyError(
             "Speaker separation needs optional components that are not installed "
             f"({', '.join(missing)}).", hint=INSTALL_HINT)
-    if weights:
-        _model_dir()
+    _model_dir()
 
 
 def _model_dir() -> Path:
@@ -243,8 +238,7 @@ def _embed(feats: list, batch: int = 16) -> "np.ndarray":
     return out
 
 
-def normalize_volume(wav: "np.ndarray", target_dbfs: float = -30.0,
-                     inplace: bool = False) -> "np.ndarray":
+def normalize_volume(wav: "np.ndarray", target_dbfs: float = -30.0) -> "np.ndarray":
     """Raise (never lower) the level to ``target_dbfs`` RMS (quiet enrollment recordings reach
     the voice-activity detector at a usable level)."""
     import numpy as np
@@ -255,11 +249,7 @@ def normalize_volume(wav: "np.ndarray", target_dbfs: float = -30.0,
     change = target_dbfs - 20 * math.log10(rms)
     if change < 0:
         return wav
-    gain = np.float32(10 ** (change / 20))
-    if inplace and isinstance(wav, np.ndarray) and wav.dtype == np.float32:
-        wav *= gain
-        return wav
-    return (wav * gain).astype(np.float32)
+    return (wav * np.float32(10 ** (change / 20))).astype(np.float32)
 
 
 
@@ -564,10 +554,9 @@ def reconstruct(starts: list[int], hard: "np.ndarray", assign: "np.ndarray", n_c
 
 
 def diarize(wav: "np.ndarray", n_speakers: int | None = None,
-            opts: SpeakerOptions = DEFAULT_OPTIONS, inplace: bool = False) -> Diarization:
+            opts: SpeakerOptions = DEFAULT_OPTIONS) -> Diarization:
     """Who spoke when, from mono 16-kHz audio alone (no transcript needed). The models normalise
-    the level themselves, so the audio is used as it is (``inplace`` is accepted for callers that
-    hand over their array)."""
+    the level themselves, so the audio is used as it is."""
     import numpy as np
 
     _require()
