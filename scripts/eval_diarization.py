@@ -6,7 +6,9 @@
    (speakers.rttm), with the number of speakers estimated and, for comparison, given; the
    trn*/dev* clips (used to choose settings) and the tst* clips (held out) separately, and all
    14. Also the DER with overlapped speech left out, and the error components; and (``--part
-   oracle``) the ceiling of the segmentation: its windows matched to the true speakers.
+   oracle``) the ceiling of clustering the segmentation's windows: each window matched to the
+   true speakers (without the second look at one-speaker stretches, voices.relabel, which can
+   do better than any clustering of whole windows).
 2. Role attribution on the two-voice session audio (../shared/data/extraction/audio dev-41..46
    and dev-long-1): real Whisper words, speakers by voice (``--speakers auto``, no sidecar, no
    enrollment), roles by the question heuristic; the share of words whose role matches the
@@ -142,7 +144,7 @@ def oracle() -> None:
         for name, prefixes in SPLITS:
             if clip.startswith(prefixes):
                 split[name](ref[clip], hyp)
-    print("  segmentation with the true speakers instead of clustering (ceiling): DER "
+    print("  windows matched to the true speakers instead of clustered (no relabel): DER "
           + "; ".join(f"{name} {abs(m_):.1%}" for name, m_ in split.items())
           + f"; all 14 clips {abs(total):.1%}")
 

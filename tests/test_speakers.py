@@ -378,6 +378,30 @@ def test_overlapped_speech_gets_two_speakers(shared_dir):
     assert (ref_count[both] >= 2).mean() >= 0.7  # the overlap it reports is mostly real
 
 
+def test_two_voices_taking_turns_in_one_window_are_told_apart(shared_dir):
+    """AMI dev00, 20-30 s: two men take turns quickly, and the segmentation model hears them as
+    one local speaker in every window that covers it, so clustering alone labels all of it one
+    speaker. The second look at one-speaker stretches (voices.relabel) must give MEE012's turn
+    (26.2-28.4 s) another speaker than MEE009's (24.0-26.0 s), and the same as MEE012's earlier
+    turn (13.5-16.5 s)."""
+    from faster_whisper import decode_audio
+
+    from voicenotes.speakers import diarize
+
+    d = diarize(decode_audio(str(AMI / "dev00.flac")))
+
+    def who(a: float, b: float) -> str:
+        time: dict[str, float] = {}
+        for x, y, lab in d.turns():
+            time[lab] = time.get(lab, 0.0) + max(0.0, min(b, y) - max(a, x))
+        lab, t = max(time.items(), key=lambda kv: kv[1])
+        assert t >= 0.6 * (b - a), (a, b, time)  # someone is heard for most of the stretch
+        return lab
+
+    assert who(26.6, 28.0) != who(24.0, 26.0)
+    assert who(26.6, 28.0) == who(13.5, 16.5)
+
+
 def test_transcript_of_other_audio_is_refused(convo):
     from voicenotes.speakers import assign_speakers
 
@@ -554,7 +578,7 @@ def test_diarization_error_rate_on_real_meeting_clips(shared_dir):
         for a, b, lab in d.turns():
             hyp[PSeg(a, b)] = lab
         der(ref[clip], hyp)
-    assert abs(der) <= 0.30, abs(der)
+    assert abs(der) <= 0.15, abs(der)  # 9.4% when written; 17% before voices.relabel
 
 
 # --------------------------------------------------------------------------- real Whisper

@@ -18,6 +18,10 @@ downloads at run time):
    Each window's local speakers are then matched to the clusters one-to-one (Hungarian).
 4. **Reconstruction** — per frame, the number of speakers (the windows' mean count, rounded with
    ``count_bias``) and the most active clusters: overlapped speech gets two labels.
+5. **A second look at one-speaker stretches** (:func:`relabel`) — the segmentation model can hear
+   two similar voices taking turns within a window as one local speaker, which clustering
+   cannot undo. Short pieces (1 s each) of each stretch where one person talks get their
+   own voice embeddings, and each moment goes to the cluster its pieces sound most like.
 
 :mod:`voicenotes.speakers` builds on this (words, turns, channels, roles, enrollment) and
 re-exports these names. numpy, scipy and torch are imported inside functions. Nothing here sees
@@ -71,14 +75,18 @@ class SpeakerOptions:
     merge_similarity: clusters whose centroids are at least this similar (cosine) are one voice.
     min_clean_ratio: a window's local speaker takes part in clustering only with at least this
       share of the window spoken alone (shorter, mixed bits are matched to the clusters after).
-    count_bias: added to the windows' mean speaker count before rounding (a second voice heard
-      by under half of the windows still counts: 0.3 keeps more overlapped speech).
+    count_bias: added to the windows' mean speaker count before rounding (0.2: a second voice
+      counts where half of the windows that saw the moment hear it).
     max_speakers: upper bound when the number of speakers is estimated.
     embed_max_s: a voice embedding uses at most this much of a window's speech (its middle).
     share_iou: every other window takes its neighbour's embeddings for the local speakers whose
       activity matches (see :func:`window_embeddings`); None embeds every window. The two
       speed settings halve and halve again the time of the stage at the same DER on the AMI
       trn/dev clips and the dev sessions.
+    relabel_s / relabel_hop_s / relabel_min_s / relabel_passes: the second look at one-speaker
+      stretches (see :func:`relabel`): voice embeddings of ``relabel_s`` of audio every
+      ``relabel_hop_s``, over stretches of at least ``relabel_min_s``; the clusters' voices are
+      re-estimated from them between passes. ``relabel_passes=0`` turns it off.
     switch_penalty / pause_s: the word-level Viterbi of voicenotes.speakers (in units of the
       speaker activity, 0..1): a change of speaker between two words with no pause costs this
       much; after a pause of ``pause_s`` or a sentence end a quarter of it.
@@ -90,12 +98,16 @@ class SpeakerOptions:
 
     seg_step_s: float = 2.5
     cluster_threshold: float = 0.6
-    merge_similarity: float = 0.7
+    merge_similarity: float = 0.8
     min_clean_ratio: float = 0.1
-    count_bias: float = 0.3
+    count_bias: float = 0.2
     embed_max_s: float | None = 3.0
     share_iou: float | None = 0.7
     max_speakers: int = 8
+    relabel_s: float = 1.0
+    relabel_hop_s: float = 1.0
+    relabel_min_s: float = 0.5
+    relabel_passes: int = 2
     switch_penalty: float = 0.08
     pause_s: float = 0.35
     enroll_match: float = 0.5
@@ -553,6 +565,88 @@ def reconstruct(starts: list[int], hard: "np.ndarray", assign: "np.ndarray", n_c
     return act, active
 
 
+def relabel(wav: "np.ndarray", act: "np.ndarray", active: "np.ndarray", cents: "np.ndarray",
+            opts: SpeakerOptions = DEFAULT_OPTIONS) -> tuple["np.ndarray", "np.ndarray"]:
+    """A second look at the stretches where one speaker talks. The segmentation model sometimes
+    hears two similar voices taking turns within a window as one local speaker, and the
+    clustering can only label that local speaker as a whole. Here each such stretch gets voice
+    embeddings of short pieces (``relabel_s`` every ``relabel_hop_s``), and each frame goes to
+    the cluster its pieces sound most like; the clusters' voices are then re-estimated from the
+    pieces and the stretches labelled again (``relabel_passes``). Overlapped speech is left as
+    it is. Returns (act, active) with the changed frames' activities swapped accordingly."""
+    import numpy as np
+
+    k = active.shape[1]
+    if opts.relabel_passes <= 0 or len(cents) < 2 or k < 2:
+        return act, active
+    m = load_models()
+    fs, off = m.frame_step, 0.5 * m.frame_duration
+    x = np.diff(np.concatenate([[0], (active.sum(axis=1) == 1).astype(np.int8), [0]]))
+    runs: list[tuple[int, int, "np.ndarray", "np.ndarray"]] = []  # a, b, piece frames, piece ids
+    items: list = []
+    embs: list["np.ndarray"] = []
+    for a, b in zip(np.where(x == 1)[0], np.where(x == -1)[0]):
+        t0, t1 = a * fs + off, b * fs + off
+        if t1 - t0 < opts.relabel_min_s:
+            continue
+        # equal lengths batch together: a whole piece, or a short stretch in 0.1-s steps
+        length = min(opts.relabel_s, math.floor((t1 - t0) * 10) / 10)
+        ws = np.arange(t0, t1 - length + 1e-6, opts.relabel_hop_s)
+        if ws[-1] + length < t1 - 1e-3:
+            ws = np.append(ws, t1 - length)
+        # the frames each piece covers (frame centres within [s, s + length)), run-relative
+        span = np.stack([np.ceil((ws - off) / fs), np.ceil((ws + length - off) / fs)], axis=1)
+        span = np.clip(span.astype(np.int64) - a, 0, b - a)
+        first = len(items) + sum(len(e) for e in embs)
+        n = int(round(length * SAMPLE_RATE))
+        for s0 in ws:
+            f = fbank(wav[int(s0 * SAMPLE_RATE):int(s0 * SAMPLE_RATE) + n])
+            items.append(f - f.mean(dim=0, keepdim=True))
+        runs.append((int(a), int(b), span, np.arange(first, first + len(ws))))
+        if len(items) >= 256:  # embed in blocks: memory stays flat on long recordings
+            embs.append(_embed(items))
+            items = []
+    if items:
+        embs.append(_embed(items))
+    if not runs:
+        return act, active
+    e = np.concatenate(embs)
+    voices = np.asarray(cents, dtype=np.float32)
+    labels: list["np.ndarray"] = []
+    for done in range(opts.relabel_passes):
+        labels = []
+        for a, b, span, ids in runs:
+            sim = e[ids] @ voices.T
+            acc = np.zeros((b - a + 1, k), dtype=np.float64)
+            np.add.at(acc, span[:, 0], sim)
+            np.subtract.at(acc, span[:, 1], sim)
+            labels.append(np.argmax(np.cumsum(acc, axis=0)[:-1], axis=1))
+        if done == opts.relabel_passes - 1:
+            break
+        # the clusters' voices from the pieces, each weighted by its frames now labelled so
+        weights = np.zeros((len(e), k), dtype=np.float64)
+        for (a, b, span, ids), lab in zip(runs, labels):
+            cover = np.zeros(b - a + 1)
+            np.add.at(cover, span[:, 0], 1.0)
+            np.subtract.at(cover, span[:, 1], 1.0)
+            share = np.eye(k)[lab] / np.maximum(np.cumsum(cover)[:-1], 1.0)[:, None]
+            cum = np.concatenate([np.zeros((1, k)), np.cumsum(share, axis=0)])
+            weights[ids] = cum[span[:, 1]] - cum[span[:, 0]]
+        for c in range(k):
+            if weights[:, c].sum() >= 3:
+                v = weights[:, c] @ e
+                voices[c] = v / max(float(np.linalg.norm(v)), 1e-8)
+    act, active = act.copy(), active.copy()
+    for (a, b, _, _), lab in zip(runs, labels):
+        cur = np.argmax(active[a:b], axis=1)
+        rows = np.arange(a, b)
+        old_v, new_v = act[rows, cur].copy(), act[rows, lab].copy()
+        act[rows, lab], act[rows, cur] = old_v, new_v
+        active[a:b] = False
+        active[rows, lab] = True
+    return act, active
+
+
 def diarize(wav: "np.ndarray", n_speakers: int | None = None,
             opts: SpeakerOptions = DEFAULT_OPTIONS) -> Diarization:
     """Who spoke when, from mono 16-kHz audio alone (no transcript needed). The models normalise
@@ -572,6 +666,7 @@ def diarize(wav: "np.ndarray", n_speakers: int | None = None,
         assign = np.where(hard.any(axis=1), 0, -1)
         cents = np.zeros((1, EMBED_DIM), dtype=np.float32)
     act, active = reconstruct(starts, hard, assign, len(cents), len(wav), opts)
+    act, active = relabel(wav, act, active, cents, opts)
     n_samples = len(wav)
     del wav
     # speakers in order of first speech; a cluster that never wins a frame is dropped
