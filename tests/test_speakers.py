@@ -156,7 +156,7 @@ def test_fbank_matches_kaldi(convo):
     import kaldi_native_fbank as knf
     from faster_whisper import decode_audio
 
-    from voicenotes.voices import fbank
+    from voicenotes.voiceprint import fbank
 
     wav = decode_audio(str(convo["mono"]))[: RATE * 5]
     ours = fbank(wav).numpy()
@@ -315,7 +315,8 @@ def test_clustering_keeps_two_voices_of_one_window_apart_and_one_voice_together(
     """Real CAM++ embeddings of the two real voices, placed in windows the way the segmentation
     reports them: one voice over many windows is one speaker; a second voice heard in a few
     windows is its own speaker."""
-    from voicenotes.voices import cluster, embed_utterance
+    from voicenotes.voiceprint import embed_utterance
+    from voicenotes.voices import cluster
 
     refs = _refs()
     va = [embed_utterance(_load(refs[A + n])) for n in ("01", "04", "06", "08", "09")]

@@ -26,9 +26,10 @@ Roles: an enrolled counselor voice (``voicenotes enroll``) picks the counselor b
 similarity; without one, the documented heuristic of :func:`role_heuristic` (who asks the
 questions, who speaks first) gives the counselor and a confidence figure; ``counselor=`` overrides.
 
-The acoustic part (encoder, features, VAD windows, clustering: :func:`diarize`) lives in
-:mod:`voicenotes.voices` and is re-exported here. numpy, torch and PyAV are imported inside
-functions: ``voicenotes --help`` stays light. Nothing here logs or raises with transcript words.
+The acoustic part lives in :mod:`voicenotes.voiceprint` (models, features, voice embeddings,
+VAD) and :mod:`voicenotes.voices` (segmentation, clustering: :func:`diarize`) and is re-exported
+here. numpy, torch and PyAV are imported inside functions: ``voicenotes --help`` stays light.
+Nothing here logs or raises with transcript words.
 """
 
 from __future__ import annotations
@@ -51,22 +52,24 @@ from voicenotes.errors import (
     UsageError,
 )
 from voicenotes.schema import Segment, Transcript, Word
-from voicenotes.voices import (  # noqa: F401 - re-exported: the public speakers API
-    DEFAULT_OPTIONS,
+from voicenotes.voiceprint import (  # noqa: F401 - re-exported: the public speakers API
     EMBED_DIM,
     ENCODER_NAME,
-    FRAME_S,
     INSTALL_HINT,
     SAMPLE_RATE,
-    Diarization,
-    SpeakerOptions,
     _require,
-    cluster,
-    diarize,
     embed_utterance,
     load_models,
     normalize_volume,
     vad_regions,
+)
+from voicenotes.voices import (  # noqa: F401 - re-exported: the public speakers API
+    DEFAULT_OPTIONS,
+    FRAME_S,
+    Diarization,
+    SpeakerOptions,
+    cluster,
+    diarize,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
