@@ -417,6 +417,8 @@ def relabel(wav: "np.ndarray", act: "np.ndarray", active: "np.ndarray", cents: "
             continue
         # equal lengths batch together: a whole piece, or a short stretch in 0.1-s steps
         length = min(opts.relabel_s, math.floor((t1 - t0) * 10) / 10)
+        if length <= 0:
+            continue
         ws = np.arange(t0, t1 - length + 1e-6, opts.relabel_hop_s)
         if ws[-1] + length < t1 - 1e-3:
             ws = np.append(ws, t1 - length)
