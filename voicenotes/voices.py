@@ -439,25 +439,27 @@ def relabel(wav: "np.ndarray", act: "np.ndarray", active: "np.ndarray", cents: "
     if not runs:
         return act, active
     e = np.concatenate(embs)
-    voices = np.asarray(cents, dtype=np.float32)
+    voices = np.array(cents, dtype=np.float32)  # a copy: the clusters' centroids stay as they are
+
+    def spread(span: "np.ndarray", vals: "np.ndarray", n: int) -> "np.ndarray":
+        """n frames x columns: the sum of ``vals`` over the pieces covering each frame."""
+        acc = np.zeros((n + 1, vals.shape[1]), dtype=np.float64)
+        np.add.at(acc, span[:, 0], vals)
+        np.subtract.at(acc, span[:, 1], vals)
+        return np.cumsum(acc, axis=0)[:-1]
+
     labels: list["np.ndarray"] = []
     for done in range(opts.relabel_passes):
         labels = []
         for a, b, span, ids in runs:
-            sim = e[ids] @ voices.T
-            acc = np.zeros((b - a + 1, k), dtype=np.float64)
-            np.add.at(acc, span[:, 0], sim)
-            np.subtract.at(acc, span[:, 1], sim)
-            labels.append(np.argmax(np.cumsum(acc, axis=0)[:-1], axis=1))
+            labels.append(np.argmax(spread(span, e[ids] @ voices.T, b - a), axis=1))
         if done == opts.relabel_passes - 1:
             break
         # the clusters' voices from the pieces, each weighted by its frames now labelled so
         weights = np.zeros((len(e), k), dtype=np.float64)
         for (a, b, span, ids), lab in zip(runs, labels):
-            cover = np.zeros(b - a + 1)
-            np.add.at(cover, span[:, 0], 1.0)
-            np.subtract.at(cover, span[:, 1], 1.0)
-            share = np.eye(k)[lab] / np.maximum(np.cumsum(cover)[:-1], 1.0)[:, None]
+            cover = spread(span, np.ones((len(span), 1)), b - a)
+            share = np.eye(k)[lab] / np.maximum(cover, 1.0)
             cum = np.concatenate([np.zeros((1, k)), np.cumsum(share, axis=0)])
             weights[ids] = cum[span[:, 1]] - cum[span[:, 0]]
         for c in range(k):
