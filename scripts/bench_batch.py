@@ -4,7 +4,7 @@
     .venv/bin/python scripts/bench_batch.py                 # 200 clips, tiny.en, jobs 1 and 2
     .venv/bin/python scripts/bench_batch.py --files 300 --model base --jobs 1
 
-Clips are 2-3 s pieces cut with sox from ../shared/data/speech/clips (real speech), so the
+Clips are 2-3 s pieces cut with sox from tests/data/speech/clips (real speech), so the
 figures measure the per-file overhead of a batch (model kept loaded, outputs, journal) rather
 than long-file decoding. Prints, per --jobs value: the worker's RSS after file 50 and after the
 last file (target: growth within +25 MB), the worker's peak RSS, how many workers were replaced
@@ -26,13 +26,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
+DATA = REPO / "tests" / "data"  # real speech and gold cases (tests/data/SOURCES.md)
 
 
 def make_clips(folder: Path, n: int) -> float:
-    refs = list(csv.DictReader(open(SHARED / "data/speech/refs.tsv", encoding="utf-8"),
+    refs = list(csv.DictReader(open(DATA / "speech/refs.tsv", encoding="utf-8"),
                                delimiter="\t"))
-    src = [SHARED / "data/speech" / r["file"] for r in refs if float(r["duration_s"]) >= 4.0]
+    src = [DATA / "speech" / r["file"] for r in refs if float(r["duration_s"]) >= 4.0]
     total = 0.0
     for i in range(n):
         clip = src[i % len(src)]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
+DATA = REPO / "tests" / "data"  # real speech and gold cases (tests/data/SOURCES.md)
 
 
 def main() -> int:
@@ -28,7 +28,7 @@ def main() -> int:
                     help="also run the semantic layer (default: rules alone; see scripts/bench_semantic.py)")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
-    case = json.loads((SHARED / "data" / "extraction" / "dev-long.jsonl").read_text().splitlines()[0])
+    case = json.loads((DATA / "extraction" / "dev-long.jsonl").read_text().splitlines()[0])
     turns = case["turns"]
     words_per = sum(len(t["text"].split()) for t in turns)
     reps = max(1, -(-args.words // words_per))

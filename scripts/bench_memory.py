@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/bench_memory.py [--model tiny.en] [--hours 2] [--plain]
 
-Builds, with sox, a 10-minute block of real speech from the shared clips (pauses of 0.5-45 s,
+Builds, with sox, a 10-minute block of real speech from the speech clips in tests/data (pauses of 0.5-45 s,
 room tone) and concatenates it with room-tone stretches into a 30-minute file (2 x [10 min
 speech + 5 min room tone]) and a long file (N x [10 min speech + 20 min room tone], 2 h by
 default). Each file is transcribed by voicenotes in a fresh process; the process's peak RSS

@@ -2,7 +2,7 @@
 """Benchmark the main job, `voicenotes note`, end to end: wall time, peak RSS and the share of
 time per stage (transcribe / extract / note), on
 
-  * the ~5.5-minute dev session audio (shared/data/extraction/audio/dev-long-1.flac), and
+  * the ~5.5-minute dev session audio (tests/data/extraction/audio/dev-long-1.flac), and
   * a 60-minute file concatenated with sox from the dev extraction renderings (made once, cached).
 
 Each run is a fresh Python process that calls voicenotes.pipeline.run_note (the same code path as
@@ -27,8 +27,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
-AUDIO = SHARED / "data" / "extraction" / "audio"
+DATA = REPO / "tests" / "data"  # real speech and gold cases (tests/data/SOURCES.md)
+AUDIO = DATA / "extraction" / "audio"
 CACHE = REPO / ".bench"
 
 CHILD = r"""

@@ -40,7 +40,7 @@ from test_record_rig import (  # noqa: E402
 
 from voicenotes.record import WAV_HEADER_BYTES, read_header  # noqa: E402
 
-SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
+DATA = REPO / "tests" / "data"  # real speech and gold cases (tests/data/SOURCES.md)
 CLIP_HZ = 16000
 
 
@@ -69,8 +69,8 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="bench-record-"))
     raw = root / "speech.raw"
-    clips = [SHARED / "data/speech/clips/misc__jfk.flac",
-             SHARED / "data/speech/clips/ljspeech_lj001__LJ001-0001.flac"]
+    clips = [DATA / "speech/clips/misc__jfk.flac",
+             DATA / "speech/clips/ljspeech_lj001__LJ001-0001.flac"]
     subprocess.run(["sox", *map(str, clips), "-r", str(CLIP_HZ), "-c", "1", "-b", "16", "-e",
                     "signed-integer", "-t", "raw", str(raw)], check=True)
     rig = AlsaRig(root / "rig", raw.read_bytes())

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
+DATA = REPO / "tests" / "data"  # real speech and gold cases (tests/data/SOURCES.md)
 
 
 def main() -> int:
@@ -25,7 +25,7 @@ def main() -> int:
         return 1
     det = sem.Detector()
     print(f"load (onnxruntime session, tokenizer, {len(det.protos)} prototypes): {time.perf_counter() - t0:.2f} s")
-    case = json.loads((SHARED / "data" / "extraction" / "dev-long.jsonl").read_text().splitlines()[0])
+    case = json.loads((DATA / "extraction" / "dev-long.jsonl").read_text().splitlines()[0])
     sents = [x for t in case["turns"] for x in re.split(r"(?<=[.?!])\s+", t["text"]) if x.strip()] * 8
     words = sum(len(s.split()) for s in sents)
     t0 = time.perf_counter()

@@ -2,7 +2,7 @@
 """Benchmark the speaker stage (issue 7): added wall time and CPU time per audio minute, and
 added peak memory, each measured in a fresh process.
 
-The input is the real two-voice session ../shared/data/extraction/audio/dev-long-1.flac
+The input is the real two-voice session tests/data/extraction/audio/dev-long-1.flac
 (5.4 min), transcribed once with Whisper (cached in the work folder), and the same session
 repeated ``--repeat`` times (default 4, ~22 min) with its transcript shifted in time, so that
 growth with length shows. Each measurement runs ``assign_speakers`` in a new Python process:
@@ -24,8 +24,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
-SRC = SHARED / "data" / "extraction" / "audio" / "dev-long-1.flac"
+DATA = REPO / "tests" / "data"  # real speech and gold cases (tests/data/SOURCES.md)
+SRC = DATA / "extraction" / "audio" / "dev-long-1.flac"
 
 CHILD = r"""
 import json, os, resource, sys, time
@@ -69,7 +69,7 @@ def repeated(work: Path, base: dict, n: int) -> tuple[Path, Path]:
     import numpy as np
     from faster_whisper import decode_audio
 
-    from voicenotes.fsio import sha256_file
+    from voicenotes.store import sha256_file
 
     wav = decode_audio(str(SRC))
     dur = len(wav) / 16000

@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/bench_transcribe.py [--rounds N] [--models tiny.en,base] [--no-peer]
 
-Builds a >= 10-minute file from the shared speech clips (real and TTS speech with exact
+Builds a >= 10-minute file from the speech clips in tests/data (real and TTS speech with exact
 references, pauses of 0.5-8 s and 45 s, room tone), then runs every configuration in a FRESH
 process (import + model load + transcription), one after the other, per round:
 

@@ -2,14 +2,14 @@
 """Evaluate speaker separation (issue 7) and print the figures.
 
 1. Diarization error rate (pyannote.metrics, collar 0.25 s, overlapped speech scored) of
-   ``voicenotes.speakers.diarize`` on the AMI meeting clips in ../shared/data/conversation/ami
+   ``voicenotes.speakers.diarize`` on the AMI meeting clips in tests/data/conversation/ami
    (speakers.rttm), with the number of speakers estimated and, for comparison, given; the
    trn*/dev* clips (used to choose settings) and the tst* clips (held out) separately, and all
    14. Also the DER with overlapped speech left out, and the error components; and (``--part
    oracle``) the ceiling of clustering the segmentation's windows: each window matched to the
    true speakers (without the second look at one-speaker stretches, voices.relabel, which can
    do better than any clustering of whole windows).
-2. Role attribution on the two-voice session audio (../shared/data/extraction/audio dev-41..46
+2. Role attribution on the two-voice session audio (tests/data/extraction/audio dev-41..46
    and dev-long-1): real Whisper words, speakers by voice (``--speakers auto``, no sidecar, no
    enrollment), roles by the question heuristic; the share of words whose role matches the
    sidecar turn that contains the word.
@@ -33,9 +33,9 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
-AMI = SHARED / "data" / "conversation" / "ami"
-AUDIO = SHARED / "data" / "extraction" / "audio"
+DATA = REPO / "tests" / "data"  # real speech and gold cases (tests/data/SOURCES.md)
+AMI = DATA / "conversation" / "ami"
+AUDIO = DATA / "extraction" / "audio"
 SESSIONS = ["dev-41", "dev-42", "dev-43", "dev-44", "dev-45", "dev-46", "dev-long-1"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -109,7 +109,7 @@ def oracle() -> None:
     from pyannote.metrics.diarization import DiarizationErrorRate
     from scipy.optimize import linear_sum_assignment
 
-    from voicenotes import voices
+    from voicenotes.speakers import diarize as voices
 
     warnings.filterwarnings("ignore", message=".*uem.*")
     ref: dict[str, Annotation] = defaultdict(Annotation)

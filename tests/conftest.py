@@ -1,4 +1,5 @@
-"""Shared fixtures. Real data lives in ``../shared`` beside the checkout (as in CI)."""
+"""Shared fixtures. The real data the tests use lives in ``tests/data`` (sources and licences in
+``tests/data/SOURCES.md``), so a plain clone passes."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
-SPEECH = SHARED / "data" / "speech"
-EXTRACTION = SHARED / "data" / "extraction"
-AMI = SHARED / "data" / "conversation" / "ami"
+DATA = REPO / "tests" / "data"  # the tests own their data (see tests/data/SOURCES.md)
+SPEECH = DATA / "speech"
+EXTRACTION = DATA / "extraction"
+AMI = DATA / "conversation" / "ami"
 
 # Tests never reach a model hub (the suite must pass with the network cut).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -37,14 +38,12 @@ _pin_speaker_models()
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"shared data not found at {SHARED}; CI places it beside the checkout")
-    return SHARED
+def data_dir() -> Path:
+    return DATA
 
 
 @pytest.fixture(scope="session")
-def speech_refs(shared_dir) -> list[dict]:
+def speech_refs(data_dir) -> list[dict]:
     with open(SPEECH / "refs.tsv", newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh, delimiter="\t"))
 

@@ -1,6 +1,6 @@
 """Batch runs on real files with the real pipeline (tiny.en): resume, duplicates, kills, disk full.
 
-Clips are 2-3 s pieces cut with sox from the shared speech clips, so each transcription is short;
+Clips are 2-3 s pieces cut with sox from the speech clips in tests/data, so each transcription is short;
 bad inputs are made on the spot (empty, text renamed .wav, a truncated WAV).
 """
 
@@ -35,9 +35,9 @@ def _sox(src: Path, dst: Path, start: float, dur: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def clips(speech_refs, shared_dir) -> list[Path]:
+def clips(speech_refs, data_dir) -> list[Path]:
     """Shared clips long enough to cut 3 s from."""
-    out = [shared_dir / "data" / "speech" / r["file"] for r in speech_refs
+    out = [data_dir / "speech" / r["file"] for r in speech_refs
            if float(r["duration_s"]) >= 4.0 and r["corpus"].startswith(("ljspeech", "libri"))]
     assert len(out) >= 10
     return out
@@ -97,7 +97,7 @@ def assert_consistent(out: Path, *, allow_pending: bool = False) -> list[dict]:
                 assert (folder / name).is_file(), (j["rel_path"], name)
             recorded = json.loads(j["outputs"])
             assert set(REQUIRED_OUTPUTS) <= set(recorded)
-            from voicenotes.fsio import sha256_file
+            from voicenotes.store import sha256_file
 
             for name, digest in recorded.items():
                 assert sha256_file(folder / name) == digest, (j["rel_path"], name)
@@ -160,7 +160,7 @@ def test_kill_resume_duplicates_and_hash_keys(tmp_path, clips):
     """>= 20 inputs (3 bad, 1 duplicate), a torn folder already at one final place; a Ctrl-C and
     kill -9s at random moments (fixed seed); resume. Then: renamed files stay done (keyed by
     content), edited files are redone into the same folder."""
-    from voicenotes.fsio import sha256_file
+    from voicenotes.store import sha256_file
 
     src, out = tmp_path / "in", tmp_path / "out"
     corpus = make_corpus(src, clips, 17)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from voicenotes import report
+from voicenotes.batch import report
 
 pytestmark = pytest.mark.browser
 

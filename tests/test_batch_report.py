@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from voicenotes import extract, report
+from voicenotes import extract
+from voicenotes.batch import report
 from voicenotes.batch import Journal
-from voicenotes.fsio import atomic_write_json
+from voicenotes.store import atomic_write_json
 
 DICTATIONS = {
     "full.wav": (

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from test_record_rig import CONSENT_FLAGS, jfk_raw, rig, journal, only_session  # noqa: F401
-from voicenotes.consent import (
+from voicenotes.record.consent import (
     ConsentRecord,
     consent_from_file,
     consent_from_flags,

@@ -11,7 +11,7 @@ from conftest import EXTRACTION
 pytestmark = pytest.mark.model
 
 
-def test_dev_audio_risk_recall(tiny_transcriber, tmp_path, shared_dir):
+def test_dev_audio_risk_recall(tiny_transcriber, tmp_path, data_dir):
     from voicenotes.extract.evaluate import format_summary, read_gold, run_audio_eval
 
     cases = read_gold(EXTRACTION / "dev.jsonl")[::5]
@@ -27,7 +27,7 @@ def test_dev_audio_risk_recall(tiny_transcriber, tmp_path, shared_dir):
             assert it["evidence"]["t_start"] is not None and it["evidence"]["t_end"] >= it["evidence"]["t_start"]
 
 
-def test_sidecar_split_assigns_turn_roles(tiny_transcriber, shared_dir):
+def test_sidecar_split_assigns_turn_roles(tiny_transcriber, data_dir):
     from voicenotes.extract.evaluate import assign_turns, read_sidecar
 
     cid = "dev-42"

@@ -23,7 +23,7 @@ def _eval(gold, tmp_path):
     return {k: float(v) for k, v in m.groupdict().items()}, res.output
 
 
-def test_dev_scores(tmp_path, shared_dir):
+def test_dev_scores(tmp_path, data_dir):
     s, out = _eval(EXTRACTION / "dev.jsonl", tmp_path)
     print(out)
     assert s["rr"] >= 0.95
@@ -42,7 +42,7 @@ def test_dev_scores(tmp_path, shared_dir):
             assert turn[ev["start_char"]:ev["end_char"]] == ev["quote"]
 
 
-def test_dev_long_scores(tmp_path, shared_dir):
+def test_dev_long_scores(tmp_path, data_dir):
     s, out = _eval(EXTRACTION / "dev-long.jsonl", tmp_path)
     print(out)
     assert s["rr"] >= 0.95 and s["fb"] == 0 and s["f1"] >= 0.80 and s["aa"] >= 0.85

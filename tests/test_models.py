@@ -341,7 +341,7 @@ def test_wheel_build_contains_the_registry(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         assert zf.read("voicenotes/_registry/registry.json") == \
             (REPO / "models" / "registry.json").read_bytes()
-        assert "voicenotes/models.py" in zf.namelist()
+        assert "voicenotes/models/__init__.py" in zf.namelist()
         # every data file the package reads (rules, templates, schemas) ships in the wheel
         data = sorted(str(p.relative_to(REPO)) for p in (REPO / "voicenotes").rglob("*")
                       if p.is_file() and p.suffix not in (".py", ".pyc"))

@@ -12,7 +12,7 @@ from test_note_helpers import HAND_QUOTES, hand_items, hand_transcript, with_ext
 from voicenotes.note.build import build_note, entries_of
 from voicenotes.note.ics import render_ics
 from voicenotes.note.render import render_markdown
-from voicenotes.note.review import page_data, render_review_html
+from voicenotes.review.page import page_data, render_review_html
 from voicenotes.note.templates import TEMPLATE_NAMES, load_template
 from voicenotes.schema import RISK_TYPES, Evidence, Item, ItemSet
 
@@ -163,7 +163,7 @@ def test_review_page_escapes_transcript_text():
 
 
 def test_overlapping_evidence_highlights_the_risk_item_first():
-    from voicenotes.note.review import _pieces
+    from voicenotes.review.page import _pieces
 
     ev = lambda a, b: Evidence(segment=0, start_char=a, end_char=b, quote="x")  # noqa: E731
     text = "I got laid off last week"

@@ -1,6 +1,6 @@
 """Shared helpers for the note tests (no tests here).
 
-Real inputs: the gold cases in ../shared/data/extraction with their audio sidecar times, turned
+Real inputs: the gold cases in tests/data/extraction with their audio sidecar times, turned
 into transcripts and run through the real extractor. ``hand_items`` builds a small ItemSet by
 hand for the note stage's own unit tests (every attribute combination the renderer must show).
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from voicenotes.schema import (AudioInfo, Evidence, Item, ItemSet, Provenance, Segment,
                                Transcript)
 
-from conftest import EXTRACTION  # ../shared/data/extraction (VOICENOTES_SHARED overrides)
+from conftest import EXTRACTION  # tests/data/extraction
 
 
 def gold_cases(path: Path | None = None) -> dict[str, dict]:

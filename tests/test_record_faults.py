@@ -30,7 +30,7 @@ from test_record_rig import (  # noqa: F401 - fixtures
 )
 from voicenotes import record as rec
 from voicenotes.cli import app
-from voicenotes.consent import consent_from_flags, save_consent
+from voicenotes.record.consent import consent_from_flags, save_consent
 
 
 def _env(home: Path, **extra) -> dict:

@@ -2,7 +2,7 @@
 
 ALSA's ``file`` plugin is made the default capture device through a private ``$HOME/.asoundrc``;
 its ``infile`` is a FIFO that :class:`Feeder` fills with real speech (16 kHz mono s16 PCM made by
-sox from a shared clip) at real-time pace. Findings that shaped this rig (measured here):
+sox from a clip in tests/data) at real-time pace. Findings that shaped this rig (measured here):
 
 * with a regular file as ``infile`` the plugin delivers as fast as it can read (14 s of audio in
   0.01 s) and loops at the end — useless for timing, kill and pause tests;
@@ -169,10 +169,10 @@ def _wait_open(p: subprocess.Popen, timeout: float):
 
 
 @pytest.fixture(scope="session")
-def jfk_raw(tmp_path_factory, shared_dir) -> bytes:
+def jfk_raw(tmp_path_factory, data_dir) -> bytes:
     """The JFK clip (11 s) as 16 kHz mono s16le PCM, made by sox."""
     out = tmp_path_factory.mktemp("jfk") / "jfk.raw"
-    subprocess.run(["sox", str(shared_dir / "data/speech/clips/misc__jfk.flac"), "-r", "16000",
+    subprocess.run(["sox", str(data_dir / "speech/clips/misc__jfk.flac"), "-r", "16000",
                     "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw", str(out)],
                    check=True)
     return out.read_bytes()

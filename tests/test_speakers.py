@@ -1,6 +1,6 @@
 """Speaker separation and roles (issue 7) on real speech.
 
-The conversations are built from real human recordings in ``../shared/data/speech``: voice A is
+The conversations are built from real human recordings in ``tests/data/speech``: voice A is
 the LJSpeech reader, voice B the LibriSpeech test-clean speaker 1089. Their words carry the
 reference text of each clip, timed inside the clip, so the right speaker of every word is known.
 The stereo version puts each voice on its own channel (telehealth layout). Real torch, the real
@@ -26,14 +26,14 @@ from typer.testing import CliRunner
 
 from voicenotes.cli import app
 from voicenotes.errors import InputError, UsageError
-from voicenotes.fsio import sha256_file
+from voicenotes.store import sha256_file
 from voicenotes.schema import AudioInfo, Provenance, Segment, Transcript, Word
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
-SPEECH = SHARED / "data" / "speech"
-AUDIO = SHARED / "data" / "extraction" / "audio"
-AMI = SHARED / "data" / "conversation" / "ami"
+DATA = REPO / "tests" / "data"  # the tests own their data (see tests/data/SOURCES.md)
+SPEECH = DATA / "speech"
+AUDIO = DATA / "extraction" / "audio"
+AMI = DATA / "conversation" / "ami"
 RATE = 16000
 
 A = "ljspeech_lj001__LJ001-00"
@@ -90,7 +90,7 @@ def _transcript(path: Path, placed: list[tuple[str, float, float, str]],
 
 
 @pytest.fixture(scope="session")
-def convo(tmp_path_factory, shared_dir):
+def convo(tmp_path_factory, data_dir):
     """Mono and stereo versions of the same 5-turn A/B conversation, plus the truth per word."""
     refs = _refs()
     rng = np.random.default_rng(7)
@@ -156,7 +156,7 @@ def test_fbank_matches_kaldi(convo):
     import kaldi_native_fbank as knf
     from faster_whisper import decode_audio
 
-    from voicenotes.voiceprint import fbank
+    from voicenotes.speakers.voiceprint import fbank
 
     wav = decode_audio(str(convo["mono"]))[: RATE * 5]
     ours = fbank(wav).numpy()
@@ -315,8 +315,8 @@ def test_clustering_keeps_two_voices_of_one_window_apart_and_one_voice_together(
     """Real CAM++ embeddings of the two real voices, placed in windows the way the segmentation
     reports them: one voice over many windows is one speaker; a second voice heard in a few
     windows is its own speaker."""
-    from voicenotes.voiceprint import embed_utterance
-    from voicenotes.voices import cluster
+    from voicenotes.speakers.voiceprint import embed_utterance
+    from voicenotes.speakers.diarize import cluster
 
     refs = _refs()
     va = [embed_utterance(_load(refs[A + n])) for n in ("01", "04", "06", "08", "09")]
@@ -351,7 +351,7 @@ def test_clustering_keeps_two_voices_of_one_window_apart_and_one_voice_together(
     assert len(cents3) == 2 and assign3[0, 0] == assign3[1, 0] != assign3[0, 1] == assign3[1, 1]
 
 
-def test_overlapped_speech_gets_two_speakers(shared_dir):
+def test_overlapped_speech_gets_two_speakers(data_dir):
     """AMI trn09: a long turn with others cutting in (13 s of overlapped speech in 30 s). The
     diarizer must report overlapping turns of two speakers, most of them where the reference
     has overlap too."""
@@ -379,7 +379,7 @@ def test_overlapped_speech_gets_two_speakers(shared_dir):
     assert (ref_count[both] >= 2).mean() >= 0.7  # the overlap it reports is mostly real
 
 
-def test_two_voices_taking_turns_in_one_window_are_told_apart(shared_dir):
+def test_two_voices_taking_turns_in_one_window_are_told_apart(data_dir):
     """AMI dev00, 20-30 s: two men take turns quickly, and the segmentation model hears them as
     one local speaker in every window that covers it, so clustering alone labels all of it one
     speaker. The second look at one-speaker stretches (voices.relabel) must give MEE012's turn
@@ -556,7 +556,7 @@ def test_missing_extra_is_exit_9_with_install_command(tmp_path, convo):
 # --------------------------------------------------------------------------- DER on AMI
 
 
-def test_diarization_error_rate_on_real_meeting_clips(shared_dir):
+def test_diarization_error_rate_on_real_meeting_clips(data_dir):
     """DER (pyannote.metrics, collar 0.25 s, overlap scored) on two AMI clips. A guard against
     regressions, not the headline figure (scripts/eval_diarization.py reports all 14 clips)."""
     from collections import defaultdict
@@ -586,7 +586,7 @@ def test_diarization_error_rate_on_real_meeting_clips(shared_dir):
 
 
 @pytest.mark.model
-def test_transcribe_cli_speakers_on_session_audio(tmp_path, shared_dir):
+def test_transcribe_cli_speakers_on_session_audio(tmp_path, data_dir):
     """dev-41: a real counselor/client session rendered to speech; real tiny.en Whisper words,
     speakers by voice (no sidecar), roles by the question heuristic; every output shows them."""
     out = tmp_path / "out"

@@ -12,8 +12,8 @@ import numpy as np
 from test_record_rig import jfk_raw, rig  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
-CLIPS = SHARED / "data" / "speech" / "clips"
+DATA = REPO / "tests" / "data"  # the tests own their data (see tests/data/SOURCES.md)
+CLIPS = DATA / "speech" / "clips"
 
 
 def test_enroll_from_the_microphone(rig):

@@ -1,4 +1,4 @@
-"""Corpus WER of the real engine (tiny.en, default decoding settings) on all 58 shared clips.
+"""Corpus WER of the real engine (tiny.en, default decoding settings) on all 58 speech clips in tests/data.
 
 Each clip goes through the same path as a user's file (probe -> streaming decode -> batched
 pipeline -> segments). Normalisation is Whisper's own English normaliser (whisper_normalizer),

@@ -1,7 +1,7 @@
-"""Build long test recordings from the real shared speech clips with sox, and score transcripts.
+"""Build long test recordings from the real speech clips in tests/data with sox, and score transcripts.
 
 Used by tests/test_transcribe_*.py and scripts/bench_transcribe.py / bench_memory.py. Every
-file is real audio made by sox from ``../shared/data/speech/clips`` (real or TTS speech with
+file is real audio made by sox from ``tests/data/speech/clips`` (real or TTS speech with
 exact references); the pauses are digital silence or a low pink-noise room tone.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VOICENOTES_SHARED", REPO.parent / "shared"))
-SPEECH = SHARED / "data" / "speech"
+DATA = REPO / "tests" / "data"  # the tests own their data (see tests/data/SOURCES.md)
+SPEECH = DATA / "speech"
 RATE = 16000
 
 

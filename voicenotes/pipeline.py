@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 
 from voicenotes import __version__
 from voicenotes.errors import InputError, StorageError, UsageError
-from voicenotes.fsio import (atomic_write_bytes, atomic_write_json, atomic_write_text,
+from voicenotes.store import (atomic_write_bytes, atomic_write_json, atomic_write_text,
                              ensure_private_dir, fsync_dir, sha256_bytes, sha256_file,
                              sweep_temp_files)
 from voicenotes.schema import RISK_TYPES, ItemSet, Transcript
@@ -123,7 +123,7 @@ def load_consent_record(folder: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        from voicenotes.consent import load_consent
+        from voicenotes.record.consent import load_consent
 
         rec = load_consent(folder)
         return rec.to_dict() if rec is not None else None
@@ -448,7 +448,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     ics = _write_ics(out_dir, itemset, items_sha, generated_at, session_start)
     if ics:
         result.paths["followups.ics"] = ics
-    from voicenotes.note.review import append_audit
+    from voicenotes.review.page import append_audit
 
     append_audit(out_dir, [{
         "event": "draft_created", "template": template.name, "input_sha256": input_sha,
@@ -481,7 +481,7 @@ def write_note_files(out_dir: Path, itemset: ItemSet, template, *, transcript, c
 def write_review_page(out_dir: Path, itemset: ItemSet, transcript: Transcript | None, *,
                       audio_name: str | None, items_sha256: str, title: str, generated_at: str,
                       result: NoteResult) -> Path:
-    from voicenotes.note.review import page_data, render_review_html
+    from voicenotes.review.page import page_data, render_review_html
 
     data = page_data(itemset, transcript, audio_name=audio_name, items_sha256=items_sha256,
                      title=title, generated_at=generated_at)
@@ -541,7 +541,7 @@ def find_session_dir(reviewed: Path, out_dir: Path | None, input_path: Path | No
 
 def finalize_review(reviewed_path: Path, session_dir: Path, *, template: str | None = None) -> NoteResult:
     """Render the final note from a clinician's reviewed items and append the audit log."""
-    from voicenotes.note.review import append_audit, load_reviewed, review_events
+    from voicenotes.review.page import append_audit, load_reviewed, review_events
     from voicenotes.note.templates import load_template
 
     reviewed_path = Path(reviewed_path)

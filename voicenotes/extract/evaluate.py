@@ -314,7 +314,7 @@ def format_summary(s: Summary, details: bool = False) -> str:
 
 def run_text_eval(cases: list[dict], pred_dir: Path, rules_paths=(), write=True) -> Summary:
     from voicenotes.extract import extract_items, transcript_from_turns
-    from voicenotes.fsio import atomic_write_json, ensure_private_dir
+    from voicenotes.store import atomic_write_json, ensure_private_dir
 
     if write:
         ensure_private_dir(Path(pred_dir))
@@ -427,7 +427,7 @@ def run_audio_eval(cases: list[dict], pred_dir: Path, audio_dir: Path, transcrib
     (voicenotes.speakers), not from the sidecar. The sidecar times are then used only by the
     scorer, to know which gold turn each predicted segment lies in (:func:`segment_turns`)."""
     from voicenotes.extract import extract_items
-    from voicenotes.fsio import atomic_write_json, ensure_private_dir
+    from voicenotes.store import atomic_write_json, ensure_private_dir
 
     ensure_private_dir(Path(pred_dir))
     results = []

@@ -1,0 +1,176 @@
+"""``voicenotes note``: the main job — a recording (or transcript, or items) to a note draft and
+a review page; ``--from-review`` renders the final note from the clinician's decisions.
+
+Top-level imports stay light: the pipeline imports faster-whisper and spaCy only when run.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from voicenotes.cli.speakers import COUNSELOR_HELP, SPEAKERS_HELP
+
+TEMPLATES = "crisis|soap|dap|birp|safety-plan"
+STAGE_NAMES = {"transcribe": "Transcribing", "speakers": "Separating speakers",
+               "extract": "Finding crisis items", "note": "Writing the draft and review page"}
+
+
+class _StageProgress:
+    """One line per stage; on a terminal the transcription line updates in place."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.stage: str | None = None
+        self.t0 = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, stage: str, done: float, total: float) -> None:
+        if self.quiet:
+            return
+        if stage != self.stage:
+            if self.stage and self.tty:
+                typer.echo("", err=True)
+            self.stage, self.t0 = stage, time.monotonic()
+            typer.echo(f"{STAGE_NAMES.get(stage, stage)}…", err=True, nl=not self.tty)
+            return
+        if stage == "transcribe" and self.tty and total > 1 and time.monotonic() - self.last > 0.5:
+            self.last = time.monotonic()
+            pct = 100.0 * min(done, total) / total
+            typer.echo(f"\rTranscribing… {_mmss(done)} of {_mmss(total)} ({pct:.0f}%)",
+                       err=True, nl=False)
+
+    def close(self) -> None:
+        if not self.quiet and self.tty and self.stage:
+            typer.echo("", err=True)
+
+
+def _mmss(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+def note(
+    input_path: Optional[Path] = typer.Argument(
+        None, metavar="INPUT", show_default=False,
+        help="An audio or video file, a transcript.json, or an items.json. With --from-review: "
+        "the session folder (optional)."),
+    template: Optional[str] = typer.Option(
+        None, "--template", "-t", metavar=TEMPLATES,
+        help="Note layout: crisis (five crisis stages, the default), soap, dap, birp, or "
+        "safety-plan (Stanley-Brown steps in the client's own words); or a .toml file."),
+    mode: Optional[str] = typer.Option(
+        None, "--mode", metavar="dictation|session",
+        help="dictation (counselor speaking about the client) or session (counselor and client). "
+        "Default: from consent.json, else dictation."),
+    session_start: Optional[str] = typer.Option(
+        None, "--session-start", metavar="ISO",
+        help="When the session started, e.g. 2026-03-09T14:00; relative times such as "
+        "'tomorrow at ten' are resolved against it. Default: from recording.json or consent.json."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", metavar="DIR",
+        help="Session folder to write. Default: the recording's session folder, else "
+        "<name>-note/ beside the input."),
+    model: Optional[str] = typer.Option(
+        None, "--model", metavar="NAME|PATH", help="Whisper model (base, tiny.en or a folder). "
+        "Default: $VOICENOTES_MODEL or base."),
+    preset: str = typer.Option("default", "--preset", metavar="default|fast|low-memory",
+                               help="Transcription preset."),
+    speakers: Optional[str] = typer.Option(
+        None, "--speakers", metavar="auto|N|channels", help=SPEAKERS_HELP),
+    counselor: Optional[str] = typer.Option(
+        None, "--counselor", metavar="SPEAKER", help=COUNSELOR_HELP),
+    rules: list[Path] = typer.Option(
+        [], "--rules", metavar="PATH", help="A site's own extraction rules file (repeatable)."),
+    from_review: Optional[Path] = typer.Option(
+        None, "--from-review", metavar="FILE",
+        help="Render the final note from items.reviewed.json exported by review.html, and log "
+        "the decisions in the session's audit.jsonl."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output paths."),
+) -> None:
+    """Draft a crisis note from a recording: transcribe, find crisis items, write note.md and a
+    review page (review.html) in a session folder. Nothing leaves this computer."""
+    from voicenotes.errors import UsageError
+
+    if from_review is not None:
+        _finish_review(from_review, input_path, out, template, quiet)
+        return
+    if input_path is None:
+        raise UsageError("Give the recording (or transcript.json / items.json) to draft a note from.",
+                         hint="Example: voicenotes note session.flac --out notes/session-1")
+    from voicenotes import pipeline
+
+    audio_input = input_path.suffix.lower() != ".json"
+    if speakers is not None or (counselor is not None and audio_input):
+        # a bad spec or a missing extra stops here, before transcribing
+        from voicenotes.speakers import check_available
+
+        check_available(speakers or "auto")
+    topts = None
+    if model or preset != "default":
+        from voicenotes.transcribe import TranscribeOptions
+
+        topts = TranscribeOptions(model=model, preset=preset)
+    progress = _StageProgress(quiet)
+    options = pipeline.NoteOptions(template=template or "crisis", mode=mode,
+                                   session_start=session_start, transcribe=topts, model=model,
+                                   speakers=speakers, counselor=counselor,
+                                   rules_paths=tuple(rules), progress=progress)
+    try:
+        result = pipeline.run_note(input_path, out, options)
+    finally:
+        progress.close()
+    if not quiet:
+        _print_summary(result)
+    typer.echo(f"Note draft:  {result.note_md}")
+    typer.echo(f"Review page: {result.review_html}")
+
+
+def _print_summary(result) -> None:
+    s = result.summary
+    echo = lambda m: typer.echo(m, err=True)  # noqa: E731
+    if s.get("transcript_reused"):
+        echo(f"Reused the transcript already in {result.out_dir} (same audio, model and settings); "
+             "delete its transcript.json to transcribe again.")
+    echo(f"Found {s['items']} items ({s['risk_items']} about risk).")
+    if s["not_assessed"]:
+        echo("Not assessed in the recording: " + ", ".join(t.replace("_", " ") for t in s["not_assessed"]) + ".")
+    if s["verify_audio"]:
+        echo(f"{s['verify_audio']} passage(s) of doubtful audio are marked 'verify audio' in the draft.")
+    for f in s["transcript_flags"]:
+        echo(f"Whole-recording warning: {f}.")
+    if "followups.ics" in result.paths:
+        echo(f"Follow-ups calendar: {result.paths['followups.ics']}")
+    if s["unresolved_followups"] and not s["session_start"]:
+        echo("Relative times (e.g. 'tomorrow at ten') were not turned into dates because the "
+             "session start is unknown. Add --session-start 2026-03-09T14:00 (your session's date "
+             "and time) to resolve them.")
+    echo("The draft must be reviewed: open the review page in a browser, review every risk item, "
+         "export, then run voicenotes note --from-review items.reviewed.json --out "
+         f"{result.out_dir}")
+
+
+def _finish_review(reviewed: Path, input_path: Optional[Path], out: Optional[Path],
+                   template: Optional[str], quiet: bool) -> None:
+    from voicenotes import pipeline
+    from voicenotes.errors import InputError
+
+    if not reviewed.is_file():
+        raise InputError(f"{reviewed} does not exist.", hint="Export it from review.html first.")
+    session = pipeline.find_session_dir(reviewed, out, input_path)
+    result = pipeline.finalize_review(reviewed, session, template=template)
+    if not quiet:
+        d = result.summary["decisions"]
+        typer.echo("Review decisions: " + ", ".join(f"{v} {k}" for k, v in sorted(d.items()))
+                   + ". Logged in audit.jsonl.", err=True)
+    typer.echo(f"Final note:  {result.paths['note.reviewed.md']}")
+    typer.echo(f"Audit log:   {result.paths['audit.jsonl']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("note", no_args_is_help=True)(note)
