@@ -36,7 +36,7 @@ def main() -> int:
     n_words = words_per * reps
 
     t0 = time.perf_counter()
-    import voicenotes.extract as ex  # noqa: E402
+    import voicenotes.extract as ex
     t_import = time.perf_counter() - t0
     t1 = time.perf_counter()
     c1 = time.process_time()

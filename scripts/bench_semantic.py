@@ -6,7 +6,6 @@ Prints figures only (no session text)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import time

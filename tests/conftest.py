@@ -30,7 +30,7 @@ def _pin_speaker_models() -> None:
         from voicenotes.models import speaker_model_dir
 
         os.environ["VOICENOTES_SPEAKER_MODELS"] = str(speaker_model_dir())
-    except Exception:  # noqa: BLE001 - not installed: the tests that need it say so
+    except Exception:
         pass
 
 

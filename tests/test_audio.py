@@ -15,11 +15,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from audio_fixtures import (
+    EXPECTED,
+    joined_mp3,
+    long_noise_file,
+    make_corpus,
+    missing_tools,
+    pcm_of,
+    wav_duration,
+    write_wav_bytes,
+)
 
-from audio_fixtures import (EXPECTED, joined_mp3, long_noise_file, make_corpus, missing_tools,
-                            pcm_of, wav_duration, write_wav_bytes)
-from voicenotes.audio import (AUDIO_EXTENSIONS, check_channels, decode_channels, find_inputs,
-                              finish_check, iter_audio, probe)
+from voicenotes.audio import (
+    AUDIO_EXTENSIONS,
+    check_channels,
+    decode_channels,
+    find_inputs,
+    finish_check,
+    iter_audio,
+    probe,
+)
 from voicenotes.errors import AudioError
 from voicenotes.schema import AudioInfo
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from voicenotes import extract
-from voicenotes.batch import report
-from voicenotes.batch import Journal
+from voicenotes.batch import Journal, report
 from voicenotes.store import atomic_write_json
 
 DICTATIONS = {

@@ -9,9 +9,9 @@ import shutil
 import stat
 
 import pytest
+from conftest import SPEECH
 from typer.testing import CliRunner
 
-from conftest import SPEECH
 from voicenotes.cli import app
 
 JFK = SPEECH / "clips" / "misc__jfk.flac"

@@ -8,8 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from test_record_rig import CONSENT_FLAGS, jfk_raw, journal, only_session, rig  # noqa: F401
 
-from test_record_rig import CONSENT_FLAGS, jfk_raw, rig, journal, only_session  # noqa: F401
+from voicenotes.errors import ConsentError
 from voicenotes.record.consent import (
     ConsentRecord,
     consent_from_file,
@@ -19,7 +20,6 @@ from voicenotes.record.consent import (
     save_consent,
     validate_consent,
 )
-from voicenotes.errors import ConsentError
 
 
 def _scripted(answers):

@@ -5,7 +5,6 @@ test short; ``voicenotes eval dev.jsonl --audio DIR`` runs all of them."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import EXTRACTION
 
 pytestmark = pytest.mark.model

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
+from conftest import EXTRACTION
 from typer.testing import CliRunner
 
-from conftest import EXTRACTION
 from voicenotes.cli import app
 
 LAST = re.compile(r"^risk_recall=(?P<rr>[\d.]+) f1=(?P<f1>[\d.]+) attr_acc=(?P<aa>[\d.]+) forbidden=(?P<fb>\d+)$")

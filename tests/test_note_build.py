@@ -7,13 +7,13 @@ import json
 
 import pytest
 from icalendar import Calendar
-
 from test_note_helpers import HAND_QUOTES, hand_items, hand_transcript, with_extractor_offsets
+
 from voicenotes.note.build import build_note, entries_of
 from voicenotes.note.ics import render_ics
 from voicenotes.note.render import render_markdown
-from voicenotes.review.page import page_data, render_review_html
 from voicenotes.note.templates import TEMPLATE_NAMES, load_template
+from voicenotes.review.page import page_data, render_review_html
 from voicenotes.schema import RISK_TYPES, Evidence, Item, ItemSet
 
 

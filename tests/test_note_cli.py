@@ -7,9 +7,9 @@ import json
 import stat
 
 import pytest
+from test_note_helpers import HAND_QUOTES, hand_items, hand_transcript, with_extractor_offsets
 from typer.testing import CliRunner
 
-from test_note_helpers import HAND_QUOTES, hand_items, hand_transcript, with_extractor_offsets
 from voicenotes.cli import app
 from voicenotes.review.page import verify_audit
 
@@ -169,8 +169,9 @@ def test_recording_session_folder_gets_consent_and_start_time(tmp_path, tiny_tra
     import shutil
 
     from conftest import EXTRACTION
-    from voicenotes.record.consent import consent_from_flags, save_consent
+
     from voicenotes.pipeline import NoteOptions, run_note
+    from voicenotes.record.consent import consent_from_flags, save_consent
 
     folder = tmp_path / "session-2026-03-09"
     folder.mkdir()

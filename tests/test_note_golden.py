@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from test_note_helpers import EXTRACTION, case_transcript, gold_cases, normalise
+
 from voicenotes.note.build import build_note, entries_of
 from voicenotes.note.render import render_markdown
 from voicenotes.note.templates import TEMPLATE_NAMES, load_template
@@ -101,6 +101,7 @@ def test_long_session_audio_golden(long_session, tmp_path):
     assert prov["model"] == "tiny.en" and len(prov["model_sha256"]) == 64
     assert prov["input_sha256"] == transcript["audio"]["sha256"]
     from test_note_trace import assert_traceable
+
     from voicenotes.schema import ItemSet, Transcript
 
     assert_traceable(md, json.loads((out / "note.json").read_text()),

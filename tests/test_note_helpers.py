@@ -12,10 +12,9 @@ import json
 import re
 from pathlib import Path
 
-from voicenotes.schema import (AudioInfo, Evidence, Item, ItemSet, Provenance, Segment,
-                               Transcript)
-
 from conftest import EXTRACTION  # tests/data/extraction
+
+from voicenotes.schema import AudioInfo, Evidence, Item, ItemSet, Provenance, Segment, Transcript
 
 
 def gold_cases(path: Path | None = None) -> dict[str, dict]:

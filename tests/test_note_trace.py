@@ -15,8 +15,8 @@ import tomllib
 from importlib import resources
 
 import pytest
-
 from test_note_helpers import EXTRACTION, case_transcript, gold_cases, hand_items, hand_transcript
+
 from voicenotes.note.build import build_note, entries_of
 from voicenotes.note.render import render_markdown
 from voicenotes.note.templates import TEMPLATE_NAMES, load_template

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_record_rig import (  # noqa: F401 - fixtures
     CONSENT_FLAGS,
-    AlsaRig,
     PERIOD_FRAMES,
     RATE,
     VOICENOTES,
+    AlsaRig,
     jfk_raw,
     journal,
     only_session,
@@ -31,6 +30,7 @@ from test_record_rig import (  # noqa: F401 - fixtures
     wav_samples,
     wave_seconds,
 )
+
 from voicenotes.record import WAV_HEADER_BYTES, read_header
 
 

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
 from test_record_rig import (  # noqa: F401 - fixtures
     CONSENT_FLAGS,
     REPO,
@@ -28,6 +26,8 @@ from test_record_rig import (  # noqa: F401 - fixtures
     wav_samples,
     wave_seconds,
 )
+from typer.testing import CliRunner
+
 from voicenotes import record as rec
 from voicenotes.cli import app
 from voicenotes.record.consent import consent_from_flags, save_consent

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_note_helpers import EXTRACTION, gold_cases, write_transcript
 
 pytestmark = pytest.mark.browser

@@ -26,8 +26,8 @@ from typer.testing import CliRunner
 
 from voicenotes.cli import app
 from voicenotes.errors import InputError, UsageError
-from voicenotes.store import sha256_file
 from voicenotes.schema import AudioInfo, Provenance, Segment, Transcript, Word
+from voicenotes.store import sha256_file
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"  # the tests own their data (see tests/data/SOURCES.md)
@@ -315,8 +315,8 @@ def test_clustering_keeps_two_voices_of_one_window_apart_and_one_voice_together(
     """Real CAM++ embeddings of the two real voices, placed in windows the way the segmentation
     reports them: one voice over many windows is one speaker; a second voice heard in a few
     windows is its own speaker."""
-    from voicenotes.speakers.voiceprint import embed_utterance
     from voicenotes.speakers.diarize import cluster
+    from voicenotes.speakers.voiceprint import embed_utterance
 
     refs = _refs()
     va = [embed_utterance(_load(refs[A + n])) for n in ("01", "04", "06", "08", "09")]

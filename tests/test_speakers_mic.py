@@ -4,11 +4,9 @@ test_record_rig.py, fed with the real JFK recording): the stored voice profile m
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
-
 from test_record_rig import jfk_raw, rig  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parent.parent

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from voicenotes.schema import AudioInfo, Provenance, Segment, Transcript, Word
-from voicenotes.transcribe import (FLAG_THRESHOLDS, flag_reasons, render_srt, render_txt,
-                                   render_vtt, repetition_loop)
+from voicenotes.transcribe import (
+    FLAG_THRESHOLDS,
+    flag_reasons,
+    render_srt,
+    render_txt,
+    render_vtt,
+    repetition_loop,
+)
 
 
 def words(text: str, p: float = 0.9) -> list[Word]:
@@ -33,11 +39,10 @@ def test_model_doubt_figures():
 
 
 def test_repetition_loops_but_not_ordinary_emphasis():
-    assert repetition_loop("tzufafinin tzufafinin tzufafinin tzufafinin tzufafinin".split())
-    assert repetition_loop("the above copyright notice the above copyright notice the above "
-                           "copyright notice".split())
-    assert not repetition_loop("no no no I did not".split())
-    assert not repetition_loop("I really really want to go home".split())
+    assert repetition_loop(["tzufafinin", "tzufafinin", "tzufafinin", "tzufafinin", "tzufafinin"])
+    assert repetition_loop(["the", "above", "copyright", "notice", "the", "above", "copyright", "notice", "the", "above", "copyright", "notice"])
+    assert not repetition_loop(["no", "no", "no", "I", "did", "not"])
+    assert not repetition_loop(["I", "really", "really", "want", "to", "go", "home"])
     assert "repetition" in reasons("You you you you you")
 
 

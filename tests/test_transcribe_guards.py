@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-from audio_fixtures import make_corpus, missing_tools, truncate
-from transcribe_fixtures import (build, clip_scores, corpus_wer, load_refs, multipause_plan,
-                                 speech_onsets)
+from audio_fixtures import make_corpus, missing_tools
+from transcribe_fixtures import (
+    build,
+    clip_scores,
+    corpus_wer,
+    load_refs,
+    multipause_plan,
+    speech_onsets,
+)
 
 pytestmark = pytest.mark.model
 

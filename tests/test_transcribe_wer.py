@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import jiwer
 import pytest
-from whisper_normalizer.english import EnglishTextNormalizer
-
 from conftest import SPEECH
+from whisper_normalizer.english import EnglishTextNormalizer
 
 pytestmark = pytest.mark.model
 

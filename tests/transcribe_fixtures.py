@@ -8,7 +8,6 @@ exact references); the pauses are digital silence or a low pink-noise room tone.
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
 import wave
 from dataclasses import dataclass

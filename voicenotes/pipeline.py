@@ -21,17 +21,25 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from voicenotes import __version__
 from voicenotes.errors import InputError, StorageError, UsageError
-from voicenotes.store import (atomic_write_bytes, atomic_write_json, atomic_write_text,
-                             ensure_private_dir, fsync_dir, sha256_bytes, sha256_file,
-                             sweep_temp_files)
 from voicenotes.schema import RISK_TYPES, ItemSet, Transcript
+from voicenotes.store import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    ensure_private_dir,
+    fsync_dir,
+    sha256_bytes,
+    sha256_file,
+    sweep_temp_files,
+)
 
 MODES = ("dictation", "session")
 #: Formats Chromium/Firefox play in an <audio> element; others are referenced but may not play.
@@ -252,7 +260,7 @@ def _reusable_transcript(out_dir: Path, audio_sha256: str, transcriber) -> Trans
 
             want_model = default_model_name()
         want = opts.settings()
-    except Exception:  # noqa: BLE001 - a foreign transcriber or a damaged file: just transcribe
+    except Exception:
         return None
     have = old.provenance.settings or {}
     if old.audio.sha256 != audio_sha256 or old.provenance.model_name != want_model \
@@ -324,7 +332,7 @@ def _provenance(input_path: Path, input_sha: str, transcript: Transcript | None,
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def _check_out_dir(out_dir: Path) -> Path:
@@ -541,8 +549,8 @@ def find_session_dir(reviewed: Path, out_dir: Path | None, input_path: Path | No
 
 def finalize_review(reviewed_path: Path, session_dir: Path, *, template: str | None = None) -> NoteResult:
     """Render the final note from a clinician's reviewed items and append the audit log."""
-    from voicenotes.review.page import append_audit, load_reviewed, review_events
     from voicenotes.note.templates import load_template
+    from voicenotes.review.page import append_audit, load_reviewed, review_events
 
     reviewed_path = Path(reviewed_path)
     session_dir = _check_out_dir(session_dir)

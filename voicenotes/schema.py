@@ -49,7 +49,7 @@ class Word:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Word":
+    def from_dict(cls, d: dict[str, Any]) -> Word:
         return _build(cls, d)
 
 
@@ -79,7 +79,7 @@ class Segment:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Segment":
+    def from_dict(cls, d: dict[str, Any]) -> Segment:
         d = dict(d)
         d["words"] = tuple(Word.from_dict(w) for w in d.get("words", ()))
         d["verify_reasons"] = tuple(d.get("verify_reasons", ()))
@@ -115,7 +115,7 @@ class AudioInfo:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "AudioInfo":
+    def from_dict(cls, d: dict[str, Any]) -> AudioInfo:
         return _build(cls, d)
 
 
@@ -131,7 +131,7 @@ class Provenance:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Provenance":
+    def from_dict(cls, d: dict[str, Any]) -> Provenance:
         return _build(cls, d)
 
 
@@ -168,7 +168,7 @@ class Transcript:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Transcript":
+    def from_dict(cls, d: dict[str, Any]) -> Transcript:
         return cls(
             audio=AudioInfo.from_dict(d["audio"]),
             segments=tuple(Segment.from_dict(s) for s in d.get("segments", ())),
@@ -205,7 +205,7 @@ class Evidence:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Evidence":
+    def from_dict(cls, d: dict[str, Any]) -> Evidence:
         d = dict(d)
         if "segment" not in d and "turn" in d:
             d["segment"] = d["turn"]
@@ -246,7 +246,7 @@ class Item:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Item":
+    def from_dict(cls, d: dict[str, Any]) -> Item:
         d = dict(d)
         d["evidence"] = Evidence.from_dict(d["evidence"])
         d["review_flags"] = tuple(d.get("review_flags", ()))
@@ -277,7 +277,7 @@ class ItemSet:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ItemSet":
+    def from_dict(cls, d: dict[str, Any]) -> ItemSet:
         return cls(
             items=tuple(Item.from_dict(i) for i in d.get("items", ())),
             mode=d.get("mode", "dictation"),

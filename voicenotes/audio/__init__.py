@@ -29,9 +29,10 @@ import io
 import os
 import stat
 import struct
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from voicenotes.errors import AudioError
 from voicenotes.schema import AudioInfo
@@ -661,10 +662,10 @@ class AudioStream:
     def decoded_s(self) -> float:
         return self.decoded_samples / self.sample_rate
 
-    def __iter__(self) -> Iterator["np.ndarray"]:
+    def __iter__(self) -> Iterator[np.ndarray]:
         return self._blocks()
 
-    def _blocks(self) -> Iterator["np.ndarray"]:
+    def _blocks(self) -> Iterator[np.ndarray]:
         import gc
 
         import av
@@ -839,7 +840,7 @@ def iter_audio(path: str | os.PathLike, *, block_s: float = 30.0,
 
 
 def decode_channels(path: str | os.PathLike, *, max_s: float | None = None,
-                    sample_rate: int = SAMPLE_RATE) -> "np.ndarray":
+                    sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Decode the whole file (or its first ``max_s`` s) per channel: float32 ``(channels, n)``.
 
     For short files and tests; long files should stream with ``iter_audio(per_channel=True)``.

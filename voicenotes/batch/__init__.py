@@ -41,10 +41,11 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait as mp_wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from voicenotes.errors import (
     DependencyError,
@@ -66,8 +67,7 @@ REQUIRED_OUTPUTS = ("transcript.json", "items.json", "note.json", "note.md", "re
 JSON_OUTPUTS = ("transcript.json", "items.json", "note.json")
 
 AUDIO_EXTENSIONS = frozenset(
-    ".wav .wave .flac .mp3 .m4a .aac .ogg .oga .opus .wma .aif .aiff .aifc .amr .caf .mka .weba "
-    ".webm .mp4 .m4v .mov .mkv .avi .wmv .mpg .mpeg .3gp .3g2 .ts .mts".split()
+    [".wav", ".wave", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".wma", ".aif", ".aiff", ".aifc", ".amr", ".caf", ".mka", ".weba", ".webm", ".mp4", ".m4v", ".mov", ".mkv", ".avi", ".wmv", ".mpg", ".mpeg", ".3gp", ".3g2", ".ts", ".mts"]
 )
 
 STATES = ("pending", "running", "done", "partial", "failed")
@@ -142,7 +142,7 @@ def discover(src: Path, out_dir: Path | None = None) -> list[Path]:
             candidates = list(find_inputs([src], outputs_to_skip=[out_dir] if out_dir else []))
         except VoicenotesError:
             raise
-        except Exception:  # noqa: BLE001 - fall back to our own walk
+        except Exception:
             candidates = _walk(src)
     else:
         candidates = _walk(src)
@@ -240,7 +240,7 @@ CREATE TABLE IF NOT EXISTS jobs(
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 class Journal:
@@ -382,7 +382,7 @@ def _set_pdeathsig() -> None:
 
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
 
 
@@ -496,7 +496,7 @@ def _worker_main(conn, cfg: dict[str, Any]) -> None:
 
     try:
         runner = _make_runner(cfg, lambda d, t: send(("progress", current["job"], (d, t))))
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         send(("fatal", None, _classify(exc)))
         return
     send(("ready", None, {"pid": os.getpid()}))
@@ -516,7 +516,7 @@ def _worker_main(conn, cfg: dict[str, Any]) -> None:
             rss, hwm = _rss_kb()
             info.update(seconds=time.monotonic() - t0, rss_kb=rss, hwm_kb=hwm)
             send(("done", job_id, info))
-        except BaseException as exc:  # noqa: BLE001 - one bad file never stops the batch
+        except BaseException as exc:
             if isinstance(exc, (SystemExit, KeyboardInterrupt)):
                 raise
             rec = _classify(exc)
@@ -531,9 +531,7 @@ def _worker_main(conn, cfg: dict[str, Any]) -> None:
 
 def _make_runner(cfg: dict[str, Any], progress: Callable[[float, float], None]):
     """Build the per-file job: ``voicenotes.pipeline.run_note`` with one Transcriber per worker."""
-    from voicenotes import transcribe
-
-    from voicenotes import pipeline
+    from voicenotes import pipeline, transcribe
 
     topts = _build_options(transcribe.TranscribeOptions, {
         "model": cfg.get("model"), "preset": cfg.get("preset"), "cpu_threads": cfg.get("threads"),
@@ -678,7 +676,7 @@ def _probe(path: Path) -> tuple[float | None, BaseException | None]:
             info = probe(path, check_channels_s=None)
         except InputError as exc:
             return None, exc
-        except Exception:  # noqa: BLE001 - let the worker produce the real error
+        except Exception:
             return None, None
         d = info.container_duration_s or info.duration_s
         return (float(d) if d else None), None
@@ -693,7 +691,7 @@ def _probe(path: Path) -> tuple[float | None, BaseException | None]:
             s = c.streams.audio[0]
             if s.duration and s.time_base:
                 return float(s.duration * s.time_base), None
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None, None
     return None, None
 
@@ -747,7 +745,7 @@ def _install_folder(tmp: Path, final: Path) -> None:
         fsync_dir(final.parent)
 
 
-def _raise_interrupt(signum, frame):  # noqa: ARG001
+def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 

@@ -16,9 +16,10 @@ import datetime as _dt
 import html
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from voicenotes.store import atomic_write_text
 

@@ -41,7 +41,7 @@ class _Group(TyperGroup):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(0) from None
-        except Exception as exc:  # noqa: BLE001 - the last line of defence, see module doc
+        except Exception as exc:
             if os.environ.get("VOICENOTES_DEBUG") == "1":
                 raise
             typer.echo(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -34,8 +34,13 @@ class _Display:
         if not self.enabled:
             return
         from rich.console import Console
-        from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         if kind == "hashing":
             Console(stderr=True).print(f"Checking {data['files']} file(s)…")
@@ -143,15 +148,15 @@ def batch(
                                   show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the notes, the journal and the "
                              "report. Run the same command again to resume.", show_default=False),
-    template: Optional[str] = typer.Option(None, "--template", help="Note template for every "
+    template: str | None = typer.Option(None, "--template", help="Note template for every "
                                            "recording (as in `voicenotes note`)."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, max=16, help="Recordings processed at "
                              "once; the CPU cores are split between them."),
-    model: Optional[str] = typer.Option(None, "--model", help="Whisper model name or folder "
+    model: str | None = typer.Option(None, "--model", help="Whisper model name or folder "
                                         "(default: $VOICENOTES_MODEL or base)."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="dictation or session (default: as "
+    mode: str | None = typer.Option(None, "--mode", help="dictation or session (default: as "
                                        "`voicenotes note` decides)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="default, fast or low-memory."),
+    preset: str | None = typer.Option(None, "--preset", help="default, fast or low-memory."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Also re-run recordings that "
                                       "failed in an earlier run."),
     copy_audio: bool = typer.Option(False, "--copy-audio", help="Copy each recording into its "
@@ -163,7 +168,7 @@ def batch(
     """Process every recording in a folder: one note folder per recording, a journal that lets
     the same command resume after a stop or crash, and a supervision report (report.csv and
     report.html) for the whole folder."""
-    from voicenotes.batch import BatchOptions, run_batch
+    from voicenotes.batch import BatchOptions
     from voicenotes.errors import Interrupted, StorageError, UsageError
 
     if mode is not None and mode not in ("dictation", "session"):

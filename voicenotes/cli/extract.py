@@ -9,7 +9,6 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -20,7 +19,7 @@ _ROLE = {"counselor": "counselor", "counsellor": "counselor", "therapist": "coun
          "client": "client", "caller": "client"}
 
 
-def _check_mode(mode: Optional[str]) -> Optional[str]:
+def _check_mode(mode: str | None) -> str | None:
     if mode is None:
         return None
     m = mode.lower()
@@ -29,7 +28,7 @@ def _check_mode(mode: Optional[str]) -> Optional[str]:
     return m
 
 
-def _check_start(s: Optional[str]) -> Optional[str]:
+def _check_start(s: str | None) -> str | None:
     if s is None:
         return None
     try:
@@ -40,7 +39,7 @@ def _check_start(s: Optional[str]) -> Optional[str]:
     return d.replace(tzinfo=None).isoformat(timespec="seconds")
 
 
-def _text_turns(text: str, mode: Optional[str]):
+def _text_turns(text: str, mode: str | None):
     turns = []
     saw_prefix = False
     for line in text.splitlines():
@@ -67,7 +66,7 @@ def _text_turns(text: str, mode: Optional[str]):
     return turns, mode
 
 
-def load_input(path: Path, mode: Optional[str]):
+def load_input(path: Path, mode: str | None):
     """A transcript JSON or plain text -> (Transcript, mode, source kind)."""
     from voicenotes.extract import transcript_from_turns
     from voicenotes.schema import Transcript
@@ -143,19 +142,19 @@ def extract(
     input_path: Path = typer.Argument(..., metavar="INPUT", show_default=False,
                                       help="A transcript.json from 'voicenotes transcribe', or a text file "
                                            "with one turn per line ('counselor:' / 'client:' prefixes set speakers)."),
-    mode: Optional[str] = typer.Option(None, "--mode", metavar="dictation|session",
+    mode: str | None = typer.Option(None, "--mode", metavar="dictation|session",
                                        help="dictation: you speaking about the client; session: counselor and "
                                             "client turns. Default: the transcript's mode; for text, session when "
                                             "lines have speaker prefixes."),
-    session_start: Optional[str] = typer.Option(None, "--session-start", metavar="ISO",
+    session_start: str | None = typer.Option(None, "--session-start", metavar="ISO",
                                                 help="When the session started (e.g. 2026-03-09T14:00). Follow-up times "
                                                      "like 'tomorrow at ten' are resolved against it. Default: the "
                                                      "transcript's, else the input file's time."),
-    rules: List[Path] = typer.Option([], "--rules", metavar="PATH",
+    rules: list[Path] = typer.Option([], "--rules", metavar="PATH",
                                      help="Add your site's own rule file (JSON lines; can be given more than once)."),
-    out: Optional[Path] = typer.Option(None, "--out", metavar="FILE",
+    out: Path | None = typer.Option(None, "--out", metavar="FILE",
                                        help="Where to write the items (default: items.json beside INPUT)."),
-    semantic: Optional[bool] = typer.Option(None, "--semantic/--no-semantic",
+    semantic: bool | None = typer.Option(None, "--semantic/--no-semantic",
                                             help="Also flag sentences close in meaning to example risk "
                                                  "statements (rules/prototypes.jsonl) as possible items for "
                                                  "review. Default: on when the 'semantic' extra is installed "
@@ -200,18 +199,18 @@ def evaluate(
                                 help="Gold cases, one JSON object a line (data/extraction format)."),
     pred_dir: Path = typer.Option(..., "--pred-dir", metavar="DIR",
                                   help="Folder for the predictions (<id>.items.json per case)."),
-    audio: Optional[Path] = typer.Option(None, "--audio", metavar="DIR",
+    audio: Path | None = typer.Option(None, "--audio", metavar="DIR",
                                          help="Transcribe each case's <id>.flac from this folder first (speakers "
                                               "from <id>.segments.tsv), to see the loss from speech recognition."),
-    model: Optional[str] = typer.Option(None, "--model", metavar="NAME",
+    model: str | None = typer.Option(None, "--model", metavar="NAME",
                                         help="Whisper model for --audio (default tiny.en, for speed)."),
-    rules: List[Path] = typer.Option([], "--rules", metavar="PATH", help="Add a site rule file."),
-    speakers: Optional[str] = typer.Option(None, "--speakers", metavar="auto|N|channels",
+    rules: list[Path] = typer.Option([], "--rules", metavar="PATH", help="Add a site rule file."),
+    speakers: str | None = typer.Option(None, "--speakers", metavar="auto|N|channels",
                                            help="With --audio: speakers and roles of session cases from "
                                                 "the voices (voicenotes.speakers) instead of the sidecar."),
     details: bool = typer.Option(False, "--details", help="Also list misses, attribute errors and false "
                                                           "positives (these show gold text)."),
-    semantic: Optional[bool] = typer.Option(None, "--semantic/--no-semantic",
+    semantic: bool | None = typer.Option(None, "--semantic/--no-semantic",
                                             help="The semantic layer (extra 'semantic'): default on when "
                                                  "installed; --no-semantic scores the rules alone."),
 ) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -56,38 +55,38 @@ def _mmss(s: float) -> str:
 
 
 def note(
-    input_path: Optional[Path] = typer.Argument(
+    input_path: Path | None = typer.Argument(
         None, metavar="INPUT", show_default=False,
         help="An audio or video file, a transcript.json, or an items.json. With --from-review: "
         "the session folder (optional)."),
-    template: Optional[str] = typer.Option(
+    template: str | None = typer.Option(
         None, "--template", "-t", metavar=TEMPLATES,
         help="Note layout: crisis (five crisis stages, the default), soap, dap, birp, or "
         "safety-plan (Stanley-Brown steps in the client's own words); or a .toml file."),
-    mode: Optional[str] = typer.Option(
+    mode: str | None = typer.Option(
         None, "--mode", metavar="dictation|session",
         help="dictation (counselor speaking about the client) or session (counselor and client). "
         "Default: from consent.json, else dictation."),
-    session_start: Optional[str] = typer.Option(
+    session_start: str | None = typer.Option(
         None, "--session-start", metavar="ISO",
         help="When the session started, e.g. 2026-03-09T14:00; relative times such as "
         "'tomorrow at ten' are resolved against it. Default: from recording.json or consent.json."),
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None, "--out", "-o", metavar="DIR",
         help="Session folder to write. Default: the recording's session folder, else "
         "<name>-note/ beside the input."),
-    model: Optional[str] = typer.Option(
+    model: str | None = typer.Option(
         None, "--model", metavar="NAME|PATH", help="Whisper model (base, tiny.en or a folder). "
         "Default: $VOICENOTES_MODEL or base."),
     preset: str = typer.Option("default", "--preset", metavar="default|fast|low-memory",
                                help="Transcription preset."),
-    speakers: Optional[str] = typer.Option(
+    speakers: str | None = typer.Option(
         None, "--speakers", metavar="auto|N|channels", help=SPEAKERS_HELP),
-    counselor: Optional[str] = typer.Option(
+    counselor: str | None = typer.Option(
         None, "--counselor", metavar="SPEAKER", help=COUNSELOR_HELP),
     rules: list[Path] = typer.Option(
         [], "--rules", metavar="PATH", help="A site's own extraction rules file (repeatable)."),
-    from_review: Optional[Path] = typer.Option(
+    from_review: Path | None = typer.Option(
         None, "--from-review", metavar="FILE",
         help="Render the final note from items.reviewed.json exported by review.html, and log "
         "the decisions in the session's audit.jsonl."),
@@ -155,8 +154,8 @@ def _print_summary(result) -> None:
          f"{result.out_dir}")
 
 
-def _finish_review(reviewed: Path, input_path: Optional[Path], out: Optional[Path],
-                   template: Optional[str], quiet: bool) -> None:
+def _finish_review(reviewed: Path, input_path: Path | None, out: Path | None,
+                   template: str | None, quiet: bool) -> None:
     from voicenotes import pipeline
     from voicenotes.errors import InputError
 

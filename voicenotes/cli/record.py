@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -33,10 +32,10 @@ def _report_recovered(out: Path) -> None:
 
 
 def record(
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None, "--out", "-o", help="Folder for recordings (each recording gets its own "
         "sub-folder). Default: $VOICENOTES_RECORDINGS or ~/voicenotes/recordings."),
-    device: Optional[str] = typer.Option(
+    device: str | None = typer.Option(
         None, "--device", "-d", help="Input device number or part of its name "
         "(see `voicenotes devices`). Default: the system's default input."),
     max_minutes: float = typer.Option(
@@ -45,28 +44,28 @@ def record(
     dictation: bool = typer.Option(
         False, "--dictation", help="Record only yourself (a post-session dictation); "
         "no client may be present."),
-    consent_file: Optional[Path] = typer.Option(
+    consent_file: Path | None = typer.Option(
         None, "--consent-file", help="JSON consent record (keys: parties, scope, method, "
         "retention_days, form_version) instead of the questions."),
-    consent_parties: Optional[str] = typer.Option(
+    consent_parties: str | None = typer.Option(
         None, "--consent-parties", help="Roles of everyone present who consented, e.g. "
         "counselor,client (roles: counselor, client, family, supervisor, interpreter, other)."),
-    consent_scope: Optional[str] = typer.Option(
+    consent_scope: str | None = typer.Option(
         None, "--consent-scope", help="What they agreed to, comma-separated, from: recording "
         "(required), transcription, ai_drafting, supervision."),
-    consent_method: Optional[str] = typer.Option(
+    consent_method: str | None = typer.Option(
         None, "--consent-method", help="How consent was given: verbal, written or e-sign."),
-    retention_days: Optional[int] = typer.Option(
+    retention_days: int | None = typer.Option(
         None, "--retention-days", help="Days the recording may be kept (default 30 with the "
         "consent options)."),
-    consent_form_version: Optional[str] = typer.Option(
+    consent_form_version: str | None = typer.Option(
         None, "--consent-form-version", help="Version of the signed consent form, if any."),
-    then: Optional[str] = typer.Option(
+    then: str | None = typer.Option(
         None, "--then", help="After recording: `note` drafts a note from it."),
-    model: Optional[str] = typer.Option(
+    model: str | None = typer.Option(
         None, "--model", help="Whisper model for --then note (default: $VOICENOTES_MODEL or "
         "base)."),
-    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", hidden=True),
+    max_seconds: float | None = typer.Option(None, "--max-seconds", hidden=True),
     rollover_seconds: float = typer.Option(600.0, "--rollover-seconds", hidden=True, min=0.5),
 ) -> None:
     """Record a consented session (or a dictation) from the microphone, crash-safely.
@@ -75,8 +74,8 @@ def record(
     recorded without it. While recording: Enter or Ctrl-C stops, p pauses and resumes
     (paused stretches are not recorded). Audio is saved every second.
     """
-    from voicenotes.record import consent as cons
     from voicenotes import record as rec
+    from voicenotes.record import consent as cons
 
     if then not in (None, "note"):
         raise UsageError(f"--then accepts only 'note', not '{then}'.")
@@ -183,7 +182,7 @@ def _then_note(folder: Path, audio: Path, model: str | None) -> None:
 
 
 def recover_cmd(
-    folder: Optional[Path] = typer.Argument(
+    folder: Path | None = typer.Argument(
         None, help="Recordings folder (or one recording's folder). Default: "
         "$VOICENOTES_RECORDINGS or ~/voicenotes/recordings."),
 ) -> None:

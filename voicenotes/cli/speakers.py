@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -40,7 +39,7 @@ def _ask_consent() -> str:
     return "prompt"
 
 
-def _record(seconds: float, device: Optional[str]):
+def _record(seconds: float, device: str | None):
     """Capture ``seconds`` of the microphone as 16-kHz mono float32 (kept in memory only)."""
     import numpy as np
 
@@ -58,7 +57,7 @@ def _record(seconds: float, device: Optional[str]):
         data = sd.rec(int(seconds * rate), samplerate=rate, channels=channels, dtype="int16",
                       device=dev["index"])
         sd.wait()
-    except Exception:  # noqa: BLE001 - PortAudio errors carry no session content
+    except Exception:
         raise DeviceError("Recording from the microphone failed.",
                           hint="Check the microphone with `voicenotes devices`, or enroll from a "
                           "file: voicenotes enroll FILE") from None
@@ -78,14 +77,14 @@ def _record(seconds: float, device: Optional[str]):
 
 
 def enroll(
-    file: Optional[Path] = typer.Argument(
+    file: Path | None = typer.Argument(
         None, metavar="[FILE]", show_default=False,
         help="A recording of you alone (at least 5 s of speech; 20-30 s is better). Without "
         "FILE, records from the microphone for --seconds."),
     seconds: float = typer.Option(
         30.0, "--seconds", min=5.0, max=300.0, metavar="N",
         help="How long to record from the microphone when no FILE is given."),
-    device: Optional[str] = typer.Option(
+    device: str | None = typer.Option(
         None, "--device", metavar="NUMBER|NAME",
         help="Input device for the microphone recording (see voicenotes devices)."),
     yes: bool = typer.Option(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -34,7 +33,7 @@ class _Progress:
         self._task = None
         self._t0 = 0.0
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> _Progress:
         if self.enabled:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn
@@ -118,7 +117,7 @@ def transcribe(
         ..., metavar="INPUT...", show_default=False,
         help="Audio or video files (wav, flac, mp3, m4a, ogg, opus, mp4, mkv, webm, …) or folders "
         "(every audio/video file inside, in name order)."),
-    model: Optional[str] = typer.Option(
+    model: str | None = typer.Option(
         None, "--model", "-m", metavar="NAME|PATH",
         help="Whisper model: base, tiny.en, or a CTranslate2 model folder. "
         "Default: $VOICENOTES_MODEL, else base (tiny.en with --preset low-memory)."),
@@ -141,19 +140,22 @@ def transcribe(
     quiet: bool = typer.Option(
         False, "--quiet", "-q",
         help="No progress bar and no summary; print only the files written and any problems."),
-    speakers: Optional[str] = typer.Option(
+    speakers: str | None = typer.Option(
         None, "--speakers", metavar="auto|N|channels", help=SPEAKERS_HELP),
-    counselor: Optional[str] = typer.Option(
+    counselor: str | None = typer.Option(
         None, "--counselor", metavar="SPEAKER", help=COUNSELOR_HELP),
 ) -> None:
     """Transcribe recordings on this computer: each segment with its timing, word timings and
     confidence; doubtful passages are marked 'check audio', never dropped."""
-    from voicenotes.errors import (InputError, ModelError, StorageError, UsageError,
-                                   VoicenotesError)
-
-    from voicenotes.transcribe import (TranscribeOptions, Transcriber, describe_flags,
-                                       parse_formats, write_outputs)
     from voicenotes import audio as vaudio
+    from voicenotes.errors import InputError, ModelError, StorageError, UsageError, VoicenotesError
+    from voicenotes.transcribe import (
+        TranscribeOptions,
+        Transcriber,
+        describe_flags,
+        parse_formats,
+        write_outputs,
+    )
 
     fmts = parse_formats(formats)
     options = TranscribeOptions(model=model, preset=preset, language=language)
@@ -214,7 +216,7 @@ def transcribe(
                 failures.append((str(path), exc))
                 bar.note(f"Skipped {path.name}: {exc}", err=True)
                 continue
-            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+            except Exception as exc:
                 err = VoicenotesError(f"{path.name} could not be transcribed "
                                       f"({type(exc).__name__}).")
                 failures.append((str(path), err))

@@ -15,8 +15,8 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from voicenotes import __version__
 from voicenotes.errors import InputError
@@ -68,7 +68,7 @@ def transcript_from_turns(turns: list[dict], *, mode: str = "session",
     digest = hashlib.sha256(json.dumps([s.text for s in segs]).encode("utf-8")).hexdigest()
     audio = AudioInfo(file_name="(text)", sha256=digest, duration_s=0.0)
     prov = Provenance(voicenotes_version=__version__,
-                      created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                      created_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                       settings={"source": "text"})
     return Transcript(audio=audio, segments=tuple(segs), provenance=prov, mode=mode,
                       session_start=session_start)

@@ -583,9 +583,7 @@ class Extractor:
             if re.search(r"\b(hold|hung up|no answer|didn't answer|did not answer|couldn't get through|could not get through|busy|no one (answered|picked up)|nobody (answered|picked up))\b", sent, I) \
                     and re.search(r"\b(called|tried|texted|went)\b", sent, I):
                 m.value["status"] = "attempted"
-            elif re.search(r"\b(called|texted|went|used|attended|have been going|go to)\b", sent, I):
-                m.value["status"] = "accepted"
-            elif re.search(r"\b(will|'ll|going to|gonna)\b", sent, I):
+            elif re.search(r"\b(called|texted|went|used|attended|have been going|go to)\b", sent, I) or re.search(r"\b(will|'ll|going to|gonna)\b", sent, I):
                 m.value["status"] = "accepted"
             return
         if re.search(r"\b(scheduled|appointment|booked|intake (is|on))\b", sent, I):

@@ -18,9 +18,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from voicenotes.errors import InputError
 from voicenotes.schema import ITEM_TYPES, RISK_TYPES

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from voicenotes.extract.rules import RuleSet
 
@@ -27,7 +27,7 @@ def _mode() -> str:
     return getattr(STATE, "mode", "dictation")
 
 
-def _session_only(target, modifier, span_between) -> bool:  # noqa: ARG001 - medspaCy signature
+def _session_only(target, modifier, span_between) -> bool:
     return _mode() == "session"
 
 
@@ -42,7 +42,8 @@ def _required(pattern) -> frozenset | None:
     if key in _REQ:
         return _REQ[key][1]
     try:
-        from re import _constants as C, _parser as P
+        from re import _constants as C
+        from re import _parser as P
     except ImportError:  # pragma: no cover - older Pythons
         _REQ[key] = (pattern, None)
         return None
@@ -77,7 +78,7 @@ def _required(pattern) -> frozenset | None:
 
     try:
         res = seq(P.parse(pattern.pattern, pattern.flags))
-    except Exception:  # noqa: BLE001 - fall back to always running the pattern
+    except Exception:
         res = None
     _REQ[key] = (pattern, res)  # keep the pattern alive so its id stays unique
     return res
@@ -165,7 +166,7 @@ def _import_medspacy() -> None:
         from medspacy._extensions import set_extensions
 
         set_extensions()
-    import medspacy.context  # noqa: F401 - registers the "medspacy_context" factory
+    import medspacy.context
     import medspacy.target_matcher  # noqa: F401 - registers "medspacy_target_matcher"
 
 
@@ -174,10 +175,10 @@ def build_nlp(rules: RuleSet, use_model: bool | None = None):
     import spacy
 
     _import_medspacy()
+    import warnings
+
     from medspacy.context import ConTextRule
     from medspacy.target_matcher import TargetRule
-
-    import warnings
 
     # medspaCy's matchers hold only regex patterns here; spaCy's "no patterns" warning is noise.
     warnings.filterwarnings("ignore", message=r".*\[W036\].*")

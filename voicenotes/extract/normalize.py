@@ -89,7 +89,7 @@ def to_digits(phrase: str) -> str:
         return phrase
     try:
         return alpha2digit(phrase, "en")
-    except Exception:  # noqa: BLE001 - never let a normaliser break extraction
+    except Exception:
         return phrase
 
 
@@ -136,7 +136,7 @@ def _dateparser(phrase: str, base_iso: str, prefer: str) -> dt.date | None:
     try:
         r = dateparser.parse(phrase, languages=["en"], settings={
             "RELATIVE_BASE": base, "PREFER_DATES_FROM": prefer, "RETURN_AS_TIMEZONE_AWARE": False})
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     return r.date() if r else None
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from voicenotes.errors import RulesError
 from voicenotes.schema import CERTAINTY, EXPERIENCER, ITEM_TYPES, POLARITY

@@ -219,7 +219,7 @@ def package_path(spec: ModelSpec) -> Path | None:
     try:
         module = importlib.import_module(spec.module)
         return Path(getattr(module, spec.path_function or "get_model_path")())
-    except Exception:  # noqa: BLE001 - a broken or missing package means "not there"
+    except Exception:
         return None
 
 

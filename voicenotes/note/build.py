@@ -9,8 +9,9 @@ same item are merged into one entry that keeps every quote and time; no item is 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any
 
 from voicenotes.note.templates import Template, labels
 from voicenotes.schema import RISK_TYPES, Item, ItemSet, Transcript

@@ -7,8 +7,9 @@ no clock time was said. Times are floating local times (the session start has no
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from voicenotes.note.build import ambiguity, attr, is_kept, time_ref
 from voicenotes.schema import Item
@@ -50,14 +51,14 @@ def build_calendar(items: Iterable[Item], *, uid_salt: str, generated_at: dateti
     chosen = follow_up_items(items)
     if not chosen:
         return None
-    stamp = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    stamp = (generated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     for item in chosen:
         when = _when(item)
-        who = WHO.get(str(attr(item, "who")), None)
+        who = WHO.get(str(attr(item, "who")))
         ev = Event()
         ev.add("uid", f"{item.id}-{uid_salt[:16]}@voicenotes.local")
         ev.add("dtstamp", stamp)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,7 @@ def _read_toml(path: Path | None, name: str) -> dict[str, Any]:
                          hint="Fix the file or use a built-in template.") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def labels() -> dict[str, dict[str, str]]:
     return _read_toml(None, "labels.toml")
 

@@ -32,10 +32,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from voicenotes import __version__
 from voicenotes.errors import DeviceError, StorageError, VoicenotesError
@@ -70,7 +71,7 @@ _NO_PORTAUDIO = ("No sound input library (PortAudio) was found, so nothing can b
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def fmt_duration(seconds: float) -> str:
@@ -84,7 +85,7 @@ def fmt_duration(seconds: float) -> str:
 def import_sounddevice():
     """Import sounddevice, turning a missing PortAudio into a plain DeviceError."""
     try:
-        import sounddevice as sd  # noqa: PLC0415 - heavy, imported only when recording
+        import sounddevice as sd
     except OSError:
         raise DeviceError(_NO_PORTAUDIO) from None
     except ImportError:
@@ -100,7 +101,7 @@ def list_input_devices(sd=None) -> list[dict[str, Any]]:
         devices = sd.query_devices()
         default_in = sd.default.device[0]
         hostapis = sd.query_hostapis()
-    except Exception:  # noqa: BLE001 - PortAudio errors carry no session content
+    except Exception:
         raise DeviceError("The sound system could not list the input devices.",
                           hint="Check that a microphone is connected, then run "
                                "`voicenotes devices`.") from None
@@ -161,7 +162,7 @@ def pick_format(sd, device: dict[str, Any], want_rate: int = DEFAULT_SAMPLE_RATE
                 sd.check_input_settings(device=device["index"], channels=channels,
                                         dtype="int16", samplerate=rate)
                 return rate, channels
-            except Exception:  # noqa: BLE001
+            except Exception:
                 continue
     raise DeviceError(f"The input device '{device['name']}' does not accept 16-bit recording.",
                       hint="Choose another with --device (see `voicenotes devices`).")
@@ -354,8 +355,8 @@ class _TtyKeys:
     """Single keys without Enter (termios cbreak), restored on close."""
 
     def __init__(self, controls: Controls):
-        import termios  # noqa: PLC0415
-        import tty  # noqa: PLC0415
+        import termios
+        import tty
 
         self.controls = controls
         self.fd = sys.stdin.fileno()
@@ -692,7 +693,7 @@ class Recorder:
                                  callback=self._callback,
                                  finished_callback=self._finished_callback)
                 stream.start()
-            except Exception:  # noqa: BLE001 - PortAudio errors: plain message below
+            except Exception:
                 device_error = "The input device could not be opened."
                 self.controls.stop("device error")
             self.last_callback = time.monotonic()
@@ -700,7 +701,7 @@ class Recorder:
                 try:
                     keys = _TtyKeys(self.controls) if sys.stdin.isatty() else \
                         _LineCommands(self.controls)
-                except Exception:  # noqa: BLE001 - no usable stdin: signals still stop
+                except Exception:
                     keys = None
             while True:
                 if self._signal_reason:
@@ -747,16 +748,16 @@ class Recorder:
             if keys is not None:
                 try:
                     keys.close()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             if stream is not None:
                 try:
                     stream.stop()
-                except Exception:  # noqa: BLE001 - a vanished device may fail to stop
+                except Exception:
                     pass
                 try:
                     stream.close()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             self.writer.q.put(_Writer.STOP)
             self.writer.join()

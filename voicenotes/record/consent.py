@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from voicenotes import __version__
 from voicenotes.errors import ConsentError
@@ -72,7 +73,7 @@ class ConsentRecord:
     @property
     def destroy_by(self) -> str:
         """The date (UTC) after which the recording must be destroyed."""
-        start = _parse_time(self.consented_at) or datetime.now(timezone.utc)
+        start = _parse_time(self.consented_at) or datetime.now(UTC)
         return (start + timedelta(days=self.retention_days)).date().isoformat()
 
     def covers(self, purpose: str) -> bool:
@@ -97,7 +98,7 @@ class ConsentRecord:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ConsentRecord":
+    def from_dict(cls, d: dict[str, Any]) -> ConsentRecord:
         return validate_consent(d, source="the consent record")
 
     def statement(self) -> str:
@@ -127,7 +128,7 @@ class ConsentRecord:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def _parse_time(s: str | None) -> datetime | None:
@@ -137,7 +138,7 @@ def _parse_time(s: str | None) -> datetime | None:
         t = datetime.fromisoformat(str(s).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _split(value: Any, what: str, source: str) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 
 from voicenotes.errors import InputError, StorageError
-from voicenotes.note.build import label_and_qualifiers, render_entry, time_ref, fmt_time
+from voicenotes.note.build import fmt_time, label_and_qualifiers, render_entry, time_ref
 from voicenotes.schema import RISK_TYPES, Item, ItemSet, Transcript
 
 AUDIT_FILE = "audit.jsonl"
@@ -246,7 +246,7 @@ def verify_audit(path: Path) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 __all__ = ["AUDIT_FILE", "append_audit", "load_reviewed", "page_data", "render_entry",

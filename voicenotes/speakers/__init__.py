@@ -39,10 +39,11 @@ import math
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from voicenotes.errors import (
     AudioError,
@@ -52,6 +53,14 @@ from voicenotes.errors import (
     UsageError,
 )
 from voicenotes.schema import Segment, Transcript, Word
+from voicenotes.speakers.diarize import (  # noqa: F401 - re-exported: the public speakers API
+    DEFAULT_OPTIONS,
+    FRAME_S,
+    Diarization,
+    SpeakerOptions,
+    cluster,
+    diarize,
+)
 from voicenotes.speakers.voiceprint import (  # noqa: F401 - re-exported: the public speakers API
     EMBED_DIM,
     ENCODER_NAME,
@@ -62,14 +71,6 @@ from voicenotes.speakers.voiceprint import (  # noqa: F401 - re-exported: the pu
     load_models,
     normalize_volume,
     vad_regions,
-)
-from voicenotes.speakers.diarize import (  # noqa: F401 - re-exported: the public speakers API
-    DEFAULT_OPTIONS,
-    FRAME_S,
-    Diarization,
-    SpeakerOptions,
-    cluster,
-    diarize,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,8 +112,8 @@ class _Decoded:
     when the mono path needs it), and the channel-layout statistics."""
 
     channels: int
-    energy: "np.ndarray"  # channels x frames (mean square)
-    mono: "np.ndarray | None"
+    energy: np.ndarray  # channels x frames (mean square)
+    mono: np.ndarray | None
     correlation: float | None
     dominance: float | None
     dominant_share: list[float]
@@ -239,7 +240,7 @@ def _units(transcript: Transcript) -> list[_Unit]:
     return out
 
 
-def _span_scores(frame_scores: "np.ndarray", units: list[_Unit]) -> "np.ndarray":
+def _span_scores(frame_scores: np.ndarray, units: list[_Unit]) -> np.ndarray:
     """Mean frame score over each unit's time span (the nearest frame for a zero-length one)."""
     import numpy as np
 
@@ -255,7 +256,7 @@ def _span_scores(frame_scores: "np.ndarray", units: list[_Unit]) -> "np.ndarray"
     return out
 
 
-def viterbi(scores: "np.ndarray", units: list[_Unit], opts: SpeakerOptions) -> list[int]:
+def viterbi(scores: np.ndarray, units: list[_Unit], opts: SpeakerOptions) -> list[int]:
     """Best speaker sequence over the words: maximise the summed scores minus a penalty for each
     change of speaker; the penalty is waived after a pause of ``pause_s`` or a sentence end, so
     turn boundaries land on the word where the speaker really changes."""
@@ -345,8 +346,8 @@ def role_heuristic(segments: Sequence[Segment], labels: Sequence[str]) -> dict[s
     share), + 0.1 when the counselor also spoke first, - 0.1 when not, clamped to 0.05..0.99;
     with no question at all it is 0.5 (first speaker only).
     """
-    questions = {lab: 0 for lab in labels}
-    words = {lab: 0 for lab in labels}
+    questions = dict.fromkeys(labels, 0)
+    words = dict.fromkeys(labels, 0)
     first = None
     for seg in segments:
         if seg.speaker not in questions or not seg.text.strip():
@@ -382,8 +383,8 @@ def _roles_for(counselor: str, labels: Sequence[str], words: dict[str, int]) -> 
 
 
 def decide_roles(segments: Sequence[Segment], labels: Sequence[str], *,
-                 counselor: str | None = None, centroids: "np.ndarray | None" = None,
-                 enrolled: "np.ndarray | None" = None,
+                 counselor: str | None = None, centroids: np.ndarray | None = None,
+                 enrolled: np.ndarray | None = None,
                  opts: SpeakerOptions = DEFAULT_OPTIONS) -> dict[str, Any]:
     """Roles per label and how they were decided: ``--counselor`` override, else the enrolled
     voice (when one speaker matches it clearly), else :func:`role_heuristic`."""
@@ -465,7 +466,7 @@ def enroll_file(audio_path: Path, *, consent_how: str) -> dict[str, Any]:
                                  "sha256": sha256_file(audio_path)}, consent_how=consent_how)
 
 
-def enroll_audio(wav: "np.ndarray", source: dict[str, Any], *, consent_how: str,
+def enroll_audio(wav: np.ndarray, source: dict[str, Any], *, consent_how: str,
                  what: str = "file") -> dict[str, Any]:
     """Store the voice embedding of ``wav`` (16-kHz mono, the counselor alone). Only the
     embedding is kept: 192 numbers that cannot be turned back into audio."""
@@ -490,7 +491,7 @@ def enroll_audio(wav: "np.ndarray", source: dict[str, Any], *, consent_how: str,
         "role": "counselor",
         "model": ENCODER_NAME,
         "embedding": [round(float(x), 6) for x in emb],
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": {**source, "kind": what, "speech_s": round(speech_s, 1)},
         "consent": {"given": True, "how": consent_how,
                     "what": "keep a voice embedding of the counselor on this computer to "
@@ -513,7 +514,7 @@ def read_enrollment_record(path: Path | None = None) -> dict[str, Any] | None:
                          hint="Enroll again with: voicenotes enroll FILE") from None
 
 
-def load_enrollment(path: Path | None = None) -> "np.ndarray | None":
+def load_enrollment(path: Path | None = None) -> np.ndarray | None:
     """The stored counselor embedding, or None when nobody enrolled."""
     import numpy as np
 
@@ -565,7 +566,7 @@ def _check_same_audio(transcript: Transcript, audio_path: Path) -> None:
                          hint="Give the recording the transcript was made from.")
 
 
-def _channel_centroids(d: _Decoded, path: Path) -> "np.ndarray | None":
+def _channel_centroids(d: _Decoded, path: Path) -> np.ndarray | None:
     """One voice embedding per channel, from up to 60 s of frames where that channel is active
     and clearly the loudest, for matching the enrolled voice in a channel-separated recording."""
     import numpy as np
@@ -672,7 +673,7 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
                            enrolled=enrolled, opts=opts)
     roles = decided["roles"]
     segments = tuple(replace(s, role=roles.get(s.speaker, "unknown")) for s in provisional)
-    words_per = {lab: 0 for lab in present}
+    words_per = dict.fromkeys(present, 0)
     for lab in labels:
         if lab in words_per:
             words_per[lab] += 1

@@ -35,7 +35,14 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from voicenotes.speakers.voiceprint import EMBED_DIM, SAMPLE_RATE, _embed, _require, fbank, load_models
+from voicenotes.speakers.voiceprint import (
+    EMBED_DIM,
+    SAMPLE_RATE,
+    _embed,
+    _require,
+    fbank,
+    load_models,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -113,11 +120,11 @@ class Diarization:
     anyone speaks (seconds)."""
 
     labels: list[str]
-    centroids: "np.ndarray"
-    frame_scores: "np.ndarray"
+    centroids: np.ndarray
+    frame_scores: np.ndarray
     speech: list[tuple[float, float]]
     estimated: bool
-    active: "np.ndarray | None" = None
+    active: np.ndarray | None = None
     frame_step: float = FRAME_S
     frame_offset: float = 0.0
     n_embeddings: int = 0
@@ -154,8 +161,8 @@ def _window_starts(n_samples: int, step_s: float) -> list[int]:
     return starts
 
 
-def segment(wav: "np.ndarray", opts: SpeakerOptions = DEFAULT_OPTIONS,
-            batch: int = 16) -> tuple[list[int], "np.ndarray"]:
+def segment(wav: np.ndarray, opts: SpeakerOptions = DEFAULT_OPTIONS,
+            batch: int = 16) -> tuple[list[int], np.ndarray]:
     """Window starts (samples) and who speaks: windows x frames x 3 (0/1, local speakers)."""
     import numpy as np
     import torch
@@ -175,10 +182,10 @@ def segment(wav: "np.ndarray", opts: SpeakerOptions = DEFAULT_OPTIONS,
     return starts, np.concatenate(out)
 
 
-def window_embeddings(wav: "np.ndarray", starts: list[int], hard: "np.ndarray",
+def window_embeddings(wav: np.ndarray, starts: list[int], hard: np.ndarray,
                       min_frames: int = 20, clean_frames: int = 50,
                       max_frames: int | None = None, share_iou: float | None = None
-                      ) -> "np.ndarray":
+                      ) -> np.ndarray:
     """windows x 3 x 192 embeddings (NaN where a local speaker is silent or too short): each from
     the filter-bank frames of its window where that speaker talks alone (or, with under
     ``clean_frames`` such frames, wherever they talk); at most the middle ``max_frames`` of them
@@ -268,9 +275,9 @@ def _embed_windows(wav, starts, hard, wanted, embs, min_frames, clean_frames, ma
         embs[tuple(np.array(where).T)] = _embed(items)
 
 
-def cluster(embs: "np.ndarray", hard: "np.ndarray", n_speakers: int | None = None,
+def cluster(embs: np.ndarray, hard: np.ndarray, n_speakers: int | None = None,
             opts: SpeakerOptions = DEFAULT_OPTIONS,
-            max_embeddings: int = 1500) -> tuple["np.ndarray", "np.ndarray"]:
+            max_embeddings: int = 1500) -> tuple[np.ndarray, np.ndarray]:
     """Cluster the window embeddings into speakers. Returns (assignment windows x 3: cluster
     index or -1, centroids k x 192). See the module docstring for the method. The clustering
     needs memory growing with the square of the embeddings it clusters, so at most
@@ -328,7 +335,7 @@ def cluster(embs: "np.ndarray", hard: "np.ndarray", n_speakers: int | None = Non
     return assign, cents
 
 
-def _centroids(x: "np.ndarray", lab: "np.ndarray") -> "np.ndarray":
+def _centroids(x: np.ndarray, lab: np.ndarray) -> np.ndarray:
     import numpy as np
 
     cents = np.stack([x[lab == c].mean(axis=0) for c in np.unique(lab)])
@@ -336,8 +343,8 @@ def _centroids(x: "np.ndarray", lab: "np.ndarray") -> "np.ndarray":
         np.float32)
 
 
-def _merge_similar(x: "np.ndarray", lab: "np.ndarray", similarity: float,
-                   max_speakers: int) -> "np.ndarray":
+def _merge_similar(x: np.ndarray, lab: np.ndarray, similarity: float,
+                   max_speakers: int) -> np.ndarray:
     """Join the two most similar clusters while their centroids are ``similarity`` alike (or
     while there are more than ``max_speakers``); labels renumbered 0..k-1."""
     import numpy as np
@@ -356,9 +363,9 @@ def _merge_similar(x: "np.ndarray", lab: "np.ndarray", similarity: float,
         lab = np.unique(np.where(lab == ks[j], ks[i], lab), return_inverse=True)[1]
 
 
-def reconstruct(starts: list[int], hard: "np.ndarray", assign: "np.ndarray", n_clusters: int,
+def reconstruct(starts: list[int], hard: np.ndarray, assign: np.ndarray, n_clusters: int,
                 n_samples: int, opts: SpeakerOptions = DEFAULT_OPTIONS
-                ) -> tuple["np.ndarray", "np.ndarray"]:
+                ) -> tuple[np.ndarray, np.ndarray]:
     """(activity frames x k: each cluster's mean activity over the windows that saw the frame,
     active frames x k: who speaks — the ``count`` most active clusters per frame)."""
     import numpy as np
@@ -391,8 +398,8 @@ def reconstruct(starts: list[int], hard: "np.ndarray", assign: "np.ndarray", n_c
     return act, active
 
 
-def relabel(wav: "np.ndarray", act: "np.ndarray", active: "np.ndarray", cents: "np.ndarray",
-            opts: SpeakerOptions = DEFAULT_OPTIONS) -> tuple["np.ndarray", "np.ndarray"]:
+def relabel(wav: np.ndarray, act: np.ndarray, active: np.ndarray, cents: np.ndarray,
+            opts: SpeakerOptions = DEFAULT_OPTIONS) -> tuple[np.ndarray, np.ndarray]:
     """A second look at the stretches where one speaker talks. The segmentation model sometimes
     hears two similar voices taking turns within a window as one local speaker, and the
     clustering can only label that local speaker as a whole. Here each such stretch gets voice
@@ -408,9 +415,9 @@ def relabel(wav: "np.ndarray", act: "np.ndarray", active: "np.ndarray", cents: "
     m = load_models()
     fs, off = m.frame_step, 0.5 * m.frame_duration
     x = np.diff(np.concatenate([[0], (active.sum(axis=1) == 1).astype(np.int8), [0]]))
-    runs: list[tuple[int, int, "np.ndarray", "np.ndarray"]] = []  # a, b, piece frames, piece ids
+    runs: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # a, b, piece frames, piece ids
     items: list = []
-    embs: list["np.ndarray"] = []
+    embs: list[np.ndarray] = []
     for a, b in zip(np.where(x == 1)[0], np.where(x == -1)[0]):
         t0, t1 = a * fs + off, b * fs + off
         if t1 - t0 < opts.relabel_min_s:
@@ -441,14 +448,14 @@ def relabel(wav: "np.ndarray", act: "np.ndarray", active: "np.ndarray", cents: "
     e = np.concatenate(embs)
     voices = np.array(cents, dtype=np.float32)  # a copy: the clusters' centroids stay as they are
 
-    def spread(span: "np.ndarray", vals: "np.ndarray", n: int) -> "np.ndarray":
+    def spread(span: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
         """n frames x columns: the sum of ``vals`` over the pieces covering each frame."""
         acc = np.zeros((n + 1, vals.shape[1]), dtype=np.float64)
         np.add.at(acc, span[:, 0], vals)
         np.subtract.at(acc, span[:, 1], vals)
         return np.cumsum(acc, axis=0)[:-1]
 
-    labels: list["np.ndarray"] = []
+    labels: list[np.ndarray] = []
     for done in range(opts.relabel_passes):
         labels = []
         for a, b, span, ids in runs:
@@ -477,7 +484,7 @@ def relabel(wav: "np.ndarray", act: "np.ndarray", active: "np.ndarray", cents: "
     return act, active
 
 
-def diarize(wav: "np.ndarray", n_speakers: int | None = None,
+def diarize(wav: np.ndarray, n_speakers: int | None = None,
             opts: SpeakerOptions = DEFAULT_OPTIONS) -> Diarization:
     """Who spoke when, from mono 16-kHz audio alone (no transcript needed). The models normalise
     the level themselves, so the audio is used as it is."""

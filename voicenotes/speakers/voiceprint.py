@@ -46,7 +46,7 @@ def _require() -> None:
     for mod in ("torch", "scipy", "asteroid_filterbanks"):
         try:
             importlib.import_module(mod)
-        except Exception:  # noqa: BLE001 - ImportError, or a broken install (OSError …)
+        except Exception:
             missing.append(mod)
     if missing:
         raise DependencyError(
@@ -64,7 +64,7 @@ def _model_dir() -> Path:
 @dataclass
 class _Models:
     segmentation: Any
-    powerset: "np.ndarray"  # 7 x 3: which local speakers each powerset class holds
+    powerset: np.ndarray  # 7 x 3: which local speakers each powerset class holds
     frame_step: float
     frame_duration: float
     embedding: Any
@@ -74,9 +74,10 @@ class _Models:
 def load_models() -> _Models:
     """Load both networks once (about 0.5 s after torch is imported)."""
     _require()
+    from itertools import combinations
+
     import numpy as np
     import torch
-    from itertools import combinations
 
     from voicenotes.speakers.nets.campplus import CAMPPlus
     from voicenotes.speakers.nets.pyannet import LocalPyanNet
@@ -111,7 +112,7 @@ def load_models() -> _Models:
 
 
 @functools.lru_cache(maxsize=1)
-def _kaldi_mel_banks() -> "np.ndarray":
+def _kaldi_mel_banks() -> np.ndarray:
     """80 triangular filters on Kaldi's mel scale, 20 Hz..8 kHz, for a 512-point FFT (257 bins,
     the Nyquist bin weighted 0) — what Kaldi's and torchaudio's ``fbank`` use."""
     import numpy as np
@@ -131,7 +132,7 @@ def _kaldi_mel_banks() -> "np.ndarray":
     return banks
 
 
-def fbank(wav: "np.ndarray"):
+def fbank(wav: np.ndarray):
     """Kaldi-compatible log mel filter banks (frames x 80, 25-ms Povey windows every 10 ms,
     snip_edges, pre-emphasis 0.97, DC removed, no dither): CAM++'s input. A torch tensor."""
     import torch
@@ -148,7 +149,7 @@ def fbank(wav: "np.ndarray"):
     return torch.log(torch.clamp(power @ banks.T, min=1.1920929e-07))
 
 
-def _embed(feats: list, batch: int = 16) -> "np.ndarray":
+def _embed(feats: list, batch: int = 16) -> np.ndarray:
     """L2-normed CAM++ embeddings of mean-normalised filter-bank stretches (one per item)."""
     import numpy as np
     import torch
@@ -167,7 +168,7 @@ def _embed(feats: list, batch: int = 16) -> "np.ndarray":
     return out
 
 
-def normalize_volume(wav: "np.ndarray", target_dbfs: float = -30.0) -> "np.ndarray":
+def normalize_volume(wav: np.ndarray, target_dbfs: float = -30.0) -> np.ndarray:
     """Raise (never lower) the level to ``target_dbfs`` RMS (quiet enrollment recordings reach
     the voice-activity detector at a usable level)."""
     import numpy as np
@@ -182,7 +183,7 @@ def normalize_volume(wav: "np.ndarray", target_dbfs: float = -30.0) -> "np.ndarr
 
 
 
-def embed_utterance(wav: "np.ndarray", max_s: float = 60.0) -> "np.ndarray":
+def embed_utterance(wav: np.ndarray, max_s: float = 60.0) -> np.ndarray:
     """One L2-normed voice embedding for a stretch of one person's speech (its first ``max_s``
     seconds; filter banks mean-normalised over the stretch)."""
     import numpy as np
@@ -192,7 +193,7 @@ def embed_utterance(wav: "np.ndarray", max_s: float = 60.0) -> "np.ndarray":
     return _embed([feats - feats.mean(dim=0, keepdim=True)])[0]
 
 
-def vad_regions(wav: "np.ndarray", threshold: float = 0.35, min_silence_ms: int = 250,
+def vad_regions(wav: np.ndarray, threshold: float = 0.35, min_silence_ms: int = 250,
                 pad_ms: int = 200) -> list[tuple[float, float]]:
     """Speech regions (seconds) from the Silero VAD that ships with faster-whisper: how much of
     an enrollment recording is speech, and which stretches to embed."""

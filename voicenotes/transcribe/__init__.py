@@ -29,10 +29,11 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from voicenotes import __version__
 from voicenotes.errors import AudioError, ModelError, UsageError
@@ -540,7 +541,7 @@ class _Chunk:
 
     @classmethod
     def of(cls, seg, probs, offset_s: float,
-           regions: Sequence[tuple[float, float]] = ()) -> "_Chunk":
+           regions: Sequence[tuple[float, float]] = ()) -> _Chunk:
         words = list(seg.words or ())
         _trim_word_ends(words, regions)
         return cls(offset_s, float(seg.start), float(seg.end), seg.text, words,
@@ -799,7 +800,7 @@ class Transcriber:
         settings["elapsed_s"] = round(time.monotonic() - t0, 3)
         prov = Provenance(
             voicenotes_version=__version__,
-            created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+            created_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
             model_name=resolved.name,
             model_sha256=resolved.sha256,
             settings=settings,
