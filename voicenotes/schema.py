@@ -11,21 +11,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from voicenotes.domain import (  # noqa: F401 - re-exported: the hand-off objects' vocabulary
+    CERTAINTY,
+    EXPERIENCER,
+    ITEM_TYPES,
+    MODALITY,
+    POLARITY,
+    RISK_TYPES,
+    ROLES,
+    TEMPORALITY,
+)
+
 TRANSCRIPT_SCHEMA_VERSION = 1
 ITEMS_SCHEMA_VERSION = 1
 
-ROLES = ("counselor", "client", "other", "unknown")
-
-ITEM_TYPES = (
-    "RISK", "RISK_FACTOR", "MEANS", "MEANS_SAFETY", "TRIGGER", "PRECIPITANT", "DISTRESS",
-    "COPING", "SUPPORT", "PROTECTIVE", "REFERRAL", "FOLLOW_UP", "CONSENT",
-)
-RISK_TYPES = ("RISK", "RISK_FACTOR", "MEANS")
-POLARITY = ("affirmed", "negated")
-MODALITY = ("actual", "conditional", "hypothetical", "question")
-EXPERIENCER = ("client", "other")
-TEMPORALITY = ("current", "recent", "past", "future")
-CERTAINTY = ("certain", "possible")
 
 
 def _build(cls, data: dict[str, Any]):

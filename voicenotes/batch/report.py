@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voicenotes.domain import RISK_TYPES
 from voicenotes.store import atomic_write_text
-
-RISK_TYPES = ("RISK", "RISK_FACTOR", "MEANS")
 
 #: Lethality topics: (column, label). What counts for each is in :func:`topic_of`.
 LETHALITY = (

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicenotes.extract import normalize as nz
+from voicenotes.domain import RISK_TYPES
 from voicenotes.extract.nlp import SPAN_GROUP, STATE
 
 I = re.IGNORECASE
-RISK_TYPES = ("RISK", "RISK_FACTOR", "MEANS")
 
 KIN = (r"mother|mom|mum|father|dad|brother|sister|uncle|aunt|cousin|grandmother|grandma|grandfather|"
        r"grandpa|son|daughter|husband|wife|partner|boyfriend|girlfriend|fiance|fiancee|stepdad|"
