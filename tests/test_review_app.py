@@ -405,3 +405,102 @@ def test_from_review_refuses_another_sessions_export_and_duplicates(session, oth
     ok.write_text(json.dumps(_page_export(other_session, accept_all)))
     res = CliRunner().invoke(app, ["note", "--from-review", str(ok), "--out", str(other_session)])
     assert res.exit_code == 0, res.output
+
+
+@pytest.fixture(scope="module")
+def fresh_session(tmp_path_factory) -> Path:
+    return _make_session(tmp_path_factory, "dev-41")
+
+
+SELECT_JS = """
+const [seg, a, b] = arguments;
+const span = document.querySelector(`.text[data-seg="${seg}"]`);
+const walker = document.createTreeWalker(span, NodeFilter.SHOW_TEXT);
+const range = document.createRange();
+let pos = 0, n;
+while ((n = walker.nextNode())) {
+  const len = n.textContent.length;
+  if (pos <= a && a <= pos + len) range.setStart(n, a - pos);
+  if (pos <= b && b <= pos + len) { range.setEnd(n, b - pos); break; }
+  pos += len;
+}
+const sel = window.getSelection();
+sel.removeAllRanges();
+sel.addRange(range);
+span.dispatchEvent(new MouseEvent("mouseup", {bubbles: true}));
+return document.getElementById("sel-text").textContent;
+"""
+
+
+def _select(driver, seg: int, text: str, phrase: str) -> None:
+    a = text.index(phrase)
+    assert driver.execute_script(SELECT_JS, seg, a, a + len(phrase)) == phrase
+
+
+def _click_and_wait_reload(driver, element_id: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.execute_script("window.__before = 1")
+    driver.find_element(By.ID, element_id).click()
+    assert _wait(lambda: driver.execute_script(
+        "return window.__before === undefined && document.body.dataset.ready === '1'")), \
+        "the page did not reload after the change"
+
+
+def test_add_missed_item_correct_word_swap_roles(fresh_session, driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    folder = fresh_session
+    items_before = (folder / "items.json").read_bytes()
+    transcript_before = (folder / "transcript.json").read_bytes()
+    segs = [s["text"] for s in json.loads(transcript_before)["segments"]]
+    by_id = {i["id"]: i for i in _items(folder)}
+    gun = next(i for i in by_id.values() if i["evidence"]["quote"] == "gun")
+    srv = Server(folder)
+    try:
+        _open(driver, srv.url)
+        # an item the extractor missed, from a selection in the transcript
+        _select(driver, 1, segs[1], "stressed out with work")
+        Select(driver.find_element(By.ID, "sel-type")).select_by_value("PRECIPITANT")
+        Select(driver.find_element(By.ID, "sel-temporality")).select_by_value("recent")
+        _click_and_wait_reload(driver, "add-item")
+        card = driver.find_element(By.CSS_SELECTOR, '.card[data-item-id="c01"]')
+        assert "“stressed out with work”" in card.text and "added by you" in card.text
+        assert card.get_attribute("data-status") == "accepted"
+        assert driver.find_elements(By.CSS_SELECTOR, 'mark[data-items~="c01"]')
+
+        # a misheard word: corrected in the transcript and in the item it belongs to
+        _select(driver, gun["evidence"]["segment"], segs[gun["evidence"]["segment"]], "gun")
+        box = driver.find_element(By.ID, "sel-correct")
+        box.clear()
+        box.send_keys("firearm")
+        _click_and_wait_reload(driver, "correct-words")
+        seg = driver.find_element(By.CSS_SELECTOR, f'.text[data-seg="{gun["evidence"]["segment"]}"]')
+        assert "firearm" in seg.text and " gun " not in f" {seg.text} "
+        assert "“firearm”" in driver.find_element(
+            By.CSS_SELECTOR, f'.card[data-item-id="{gun["id"]}"]').text
+
+        # counselor and client the wrong way round: swap, items follow
+        whos = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#transcript .who")]
+        first = driver.find_element(By.CSS_SELECTOR, '.card[data-item-id="i001"]').text
+        assert whos[0] == "Counselor:" and "said by counselor" in first
+        _click_and_wait_reload(driver, "swap")
+        whos2 = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#transcript .who")]
+        assert whos2 == [{"Counselor:": "Client:", "Client:": "Counselor:"}[w] for w in whos]
+        assert "said by client" in driver.find_element(By.CSS_SELECTOR, '.card[data-item-id="i001"]').text
+
+        preview = driver.find_element(By.ID, "preview")
+        assert _wait(lambda: "stressed out with work" in preview.text and "firearm" in preview.text)
+    finally:
+        srv.stop()
+    # the machine's originals are kept; the changes are in the state and the audit log
+    assert (folder / "items.json").read_bytes() == items_before
+    assert (folder / "transcript.json").read_bytes() == transcript_before
+    state = json.loads((folder / "review.state.json").read_text())
+    assert state["corrections"][0]["original"] == "gun" and state["roles_swapped"] is True
+    log = folder / "audit.jsonl"
+    assert verify_audit(log)
+    kinds = [json.loads(x)["event"] for x in log.read_text().splitlines()]
+    assert {"item_added", "transcript_corrected", "roles_swapped"} <= set(kinds)
+    assert "firearm" not in log.read_text() and "stressed out" not in log.read_text()

@@ -26,12 +26,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import jinja2
 
+from voicenotes.domain import EXPERIENCER, MODALITY, POLARITY, TEMPORALITY
 from voicenotes.errors import VoicenotesError
 from voicenotes.note.export import ATTESTATION, blocks, render_text
 from voicenotes.note.templates import TEMPLATE_NAMES, labels
 from voicenotes.review.decisions import RISK_LEVELS, DecisionStore
 from voicenotes.review.page import _safe_json, page_data
-from voicenotes.review.sign import load_transcript, session_note, sign, template_of
+from voicenotes.review.sign import session_note, sign, template_of
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; media-src 'self'; "
        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
@@ -60,18 +61,20 @@ class ReviewApp:
         if template:
             self.store.set_template(template)
         self.token = secrets.token_urlsafe(24)
-        self.transcript = load_transcript(self.folder)
         self.audio = next((p.name for p in sorted(self.folder.glob("audio.*")) if p.is_file()),
                           None)
         self.idle_stop_s = idle_stop_s
         self.last_seen: float | None = None
 
     def page(self) -> bytes:
-        data = page_data(self.store.itemset, self.transcript, audio_name=self.audio,
+        items, transcript = self.store.effective()
+        data = page_data(items, transcript, audio_name=self.audio,
                          items_sha256=self.store.items_sha256, title=self._title(),
                          generated_at="")
         data.pop("itemset", None)
         data.update(type_labels=labels()["type"], templates=list(TEMPLATE_NAMES),
+                    attributes={"polarity": POLARITY, "experiencer": EXPERIENCER,
+                                "temporality": TEMPORALITY, "modality": MODALITY},
                     risk_levels=list(RISK_LEVELS), attestation=ATTESTATION, ping_s=PING_S)
         html = _env().get_template("app.html.j2").render(
             title=data["title"], data_json=_safe_json(data), risk_levels=RISK_LEVELS,
@@ -79,7 +82,8 @@ class ReviewApp:
         return html.encode("utf-8")
 
     def _title(self) -> str:
-        name = self.transcript.audio.file_name if self.transcript is not None else None
+        tr = self.store.transcript
+        name = tr.audio.file_name if tr is not None else None
         return "Review — " + (name or self.folder.name)
 
     def state(self) -> dict[str, Any]:
@@ -97,7 +101,7 @@ class ReviewApp:
             except (OSError, ValueError):
                 note = None
         if note is None:
-            note = session_note(self.store, template, self.transcript)
+            note = session_note(self.store, template)
         return {"blocks": blocks(note), "text": render_text(note)}
 
     # ------------------------------------------------------------------ POST actions
@@ -120,7 +124,13 @@ class ReviewApp:
             if name in TEMPLATE_NAMES:
                 st.set_template(name)
         elif action == "sign":
-            sign(st, body.get("template"), self.transcript)
+            sign(st, body.get("template"))
+        elif action == "add":
+            st.add_item(body)
+        elif action == "correct":
+            st.correct(body)
+        elif action == "swap":
+            st.swap_roles()
         elif action == "amend":
             st.amend()
         else:

@@ -17,7 +17,8 @@ from typing import Any
 
 from voicenotes.domain import RISK_TYPES
 from voicenotes.errors import InputError, UsageError
-from voicenotes.schema import Item, ItemSet
+from voicenotes.review import overlay
+from voicenotes.schema import Item, ItemSet, Transcript
 from voicenotes.store import atomic_write_json, sha256_file
 from voicenotes.store.audit import append_audit, sha256_text
 
@@ -28,6 +29,13 @@ RISK_LEVELS = ("low", "moderate", "high", "imminent")
 CLINICIAN_FIELDS = ("risk_level", "rationale", "narrative", "name", "credentials",
                     "attestation", "date")
 TEXT_LIMIT = 20_000
+
+
+def load_transcript(folder: Path) -> Transcript | None:
+    try:
+        return Transcript.from_dict(json.loads((Path(folder) / "transcript.json").read_text("utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
 
 
 def now() -> str:
@@ -58,7 +66,7 @@ class DecisionStore:
             raise InputError(f"The items.json in {self.folder} is damaged.",
                              hint="Run voicenotes note again on the recording.") from None
         self.items_sha256 = sha256_file(items_path)
-        self.by_id: dict[str, Item] = {i.id: i for i in self.itemset.items}
+        self.transcript = load_transcript(self.folder)
         self.path = self.folder / STATE_FILE
         self._lock = threading.RLock()
         self.state = self._load()
@@ -68,7 +76,8 @@ class DecisionStore:
     def _load(self) -> dict[str, Any]:
         fresh = {"schema_version": STATE_SCHEMA_VERSION, "items_sha256": self.items_sha256,
                  "decisions": {}, "clinician": empty_clinician(), "template": None,
-                 "signed": None, "version": 1}
+                 "signed": None, "version": 1, "added": [], "corrections": [],
+                 "roles_swapped": False}
         try:
             raw = json.loads(self.path.read_text("utf-8"))
         except FileNotFoundError:
@@ -78,7 +87,8 @@ class DecisionStore:
                              hint="Move it aside to start the review again.") from None
         state = {**fresh, **raw}
         # decisions about items this items.json no longer has are not applied
-        state["decisions"] = {k: v for k, v in dict(state["decisions"]).items() if k in self.by_id}
+        known = {i.id for i in self.itemset.items} | {d["id"] for d in state["added"]}
+        state["decisions"] = {k: v for k, v in dict(state["decisions"]).items() if k in known}
         state["clinician"] = {**empty_clinician(), **dict(state.get("clinician") or {})}
         return state
 
@@ -135,8 +145,13 @@ class DecisionStore:
                 self._save(events)
             return len(events)
 
+    def effective(self) -> tuple[ItemSet, Transcript | None]:
+        """Items and transcript with the clinician's additions, corrections and role swap."""
+        with self._lock:
+            return overlay.effective(self.itemset, self.transcript, self.state)
+
     def _item(self, item_id: str) -> Item:
-        item = self.by_id.get(item_id)
+        item = next((i for i in self.effective()[0].items if i.id == item_id), None)
         if item is None:
             raise UsageError("That item is not in this session.", hint="Reload the page.")
         return item
@@ -154,12 +169,48 @@ class DecisionStore:
                 "edited_text": edited_text if status == "edited" else "", "reviewed_at": now()}
 
     def _event(self, item_id: str, review: dict[str, Any]) -> dict[str, Any]:
-        item = self.by_id[item_id]
+        item = self._item(item_id)
         return {"event": "review_decision", "item_id": item_id, "item_type": item.type,
                 "risk": item.type in RISK_TYPES, "decision": review["status"],
                 "reason_sha256": sha256_text(review["reason"]) if review["reason"] else None,
                 "edited_text_sha256": (sha256_text(review["edited_text"])
                                        if review["edited_text"] else None)}
+
+    # ------------------------------------------------------------------ the overlay
+
+    def _texts(self) -> list[str]:
+        return overlay.corrected_texts(self.transcript, self.state["corrections"])
+
+    def add_item(self, body: dict[str, Any]) -> str:
+        """Add an item the extractor missed, from a transcript selection (accepted: the
+        clinician made it)."""
+        with self._lock:
+            self._check_open()
+            item = overlay.new_item(self.transcript, self._texts(), body,
+                                    len(self.state["added"]) + 1, now())
+            self.state["added"].append(item.to_dict())
+            self.state["decisions"][item.id] = dict(item.review)
+            self._save([{"event": "item_added", "item_id": item.id, "item_type": item.type,
+                         "risk": item.type in RISK_TYPES, "segment": item.evidence.segment,
+                         "quote_sha256": sha256_text(item.evidence.quote)}])
+            return item.id
+
+    def correct(self, body: dict[str, Any]) -> None:
+        """Correct transcript words; the original is kept in the state, the change audited."""
+        with self._lock:
+            self._check_open()
+            c = overlay.correction(self.transcript, self._texts(), body, now())
+            self.state["corrections"].append(c)
+            self._save([{"event": "transcript_corrected", "segment": c["segment"],
+                         "original_sha256": sha256_text(c["original"]),
+                         "text_sha256": sha256_text(c["text"])}])
+
+    def swap_roles(self) -> bool:
+        with self._lock:
+            self._check_open()
+            self.state["roles_swapped"] = not self.state["roles_swapped"]
+            self._save([{"event": "roles_swapped", "swapped": self.state["roles_swapped"]}])
+            return bool(self.state["roles_swapped"])
 
     # ------------------------------------------------------------------ clinician fields
 
@@ -192,7 +243,7 @@ class DecisionStore:
     # ------------------------------------------------------------------ signing
 
     def risk_items(self) -> list[Item]:
-        return [i for i in self.itemset.items if i.type in RISK_TYPES]
+        return [i for i in self.effective()[0].items if i.type in RISK_TYPES]
 
     def blockers(self) -> list[str]:
         """What still stands between the clinician and Sign (plain words, no session text)."""
@@ -212,7 +263,7 @@ class DecisionStore:
     def reviewed_itemset(self) -> ItemSet:
         items = tuple(Item.from_dict({**i.to_dict(),
                                       "review": dict(self.state["decisions"].get(i.id) or {})})
-                      for i in self.itemset.items)
+                      for i in self.effective()[0].items)
         s = self.itemset
         return ItemSet(items=items, mode=s.mode, session_start=s.session_start,
                        rules_version=s.rules_version, transcript_sha256=s.transcript_sha256,

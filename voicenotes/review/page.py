@@ -78,7 +78,7 @@ def page_data(itemset: ItemSet, transcript: Transcript | None, *, audio_name: st
             "id": it.id, "type": it.type, "risk": it.type in RISK_TYPES, "label": label,
             "qualifiers": quals, "quote": it.evidence.quote, "time": time_ref(it),
             "t_start": it.evidence.t_start, "segment": it.evidence.segment, "verify": it.verify,
-            "review": it.review or None,
+            "review": it.review or None, "source": it.source,
         })
     segments = []
     if transcript is not None:

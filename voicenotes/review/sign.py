@@ -14,8 +14,10 @@ from voicenotes.errors import InputError
 from voicenotes.note.build import build_note
 from voicenotes.note.export import ATTESTATION, FORMATS, write_exports
 from voicenotes.note.templates import DEFAULT_TEMPLATE, TEMPLATE_NAMES, load_template
-from voicenotes.review.decisions import STATE_FILE, DecisionStore, now
+from voicenotes.review.decisions import STATE_FILE, DecisionStore, load_transcript, now
 from voicenotes.schema import Transcript
+
+__all__ = ["export_session", "load_transcript", "session_note", "sign"]
 from voicenotes.store import atomic_write_json, sha256_file
 
 SIGNED_STEM = "note.signed"
@@ -28,16 +30,6 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def load_transcript(folder: Path) -> Transcript | None:
-    data = _read_json(Path(folder) / "transcript.json")
-    if data is None:
-        return None
-    try:
-        return Transcript.from_dict(data)
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def draft_note(folder: Path) -> dict[str, Any]:
@@ -53,6 +45,7 @@ def session_note(store: DecisionStore, template: str | None = None,
                  transcript: Transcript | None = None) -> dict[str, Any]:
     """The note as it would be signed now (decisions applied, clinician fields in place)."""
     draft = draft_note(store.folder)
+    transcript = transcript if transcript is not None else store.effective()[1]
     tpl = load_template(template_of(store, template))
     consent = (draft.get("header") or {}).get("consent_record")
     prov = dict(draft.get("provenance") or {})

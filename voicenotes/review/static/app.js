@@ -72,12 +72,17 @@
       t.addEventListener("click", function () { play(s.start); });
       row.appendChild(t);
       if (s.speaker) row.appendChild(el("span", "who", s.speaker.charAt(0).toUpperCase() + s.speaker.slice(1) + ":"));
+      const span = el("span", "text");
+      span.dataset.seg = s.i;
+      row.appendChild(span);
       s.pieces.forEach(function (p) {
-        if (!p.items.length) { row.appendChild(document.createTextNode(p.text)); return; }
+        if (!p.items.length) { span.appendChild(document.createTextNode(p.text)); return; }
         const m = el("mark", "t-" + (p.type || "").toLowerCase(), p.text);
         m.dataset.items = p.items.join(" ");
-        m.addEventListener("click", function () { select(order.indexOf(p.items[0]), true); });
-        row.appendChild(m);
+        m.addEventListener("click", function () {
+          if (window.getSelection().isCollapsed) select(order.indexOf(p.items[0]), true);
+        });
+        span.appendChild(m);
       });
       if (s.verify) row.appendChild(el("span", "badge verify", "verify audio"));
       box.appendChild(row);
@@ -92,6 +97,7 @@
     head.appendChild(el("span", "label", item.label));
     if (item.qualifiers.length) head.appendChild(el("span", "quals", " (" + item.qualifiers.join("; ") + ")"));
     if (item.verify) head.appendChild(el("span", "badge verify", "verify audio"));
+    if (item.source === "clinician") head.appendChild(el("span", "badge added", "added by you"));
     c.appendChild(head);
     const q = el("div", "quote", "“" + item.quote + "” ");
     const t = button("time", item.time, "Play this passage");
@@ -246,7 +252,7 @@
     $("sign").disabled = !!st.signed || st.blockers.length > 0;
     $("amend").hidden = !st.signed;
     document.body.classList.toggle("signed", !!st.signed);
-    document.querySelectorAll("#items button, #clin input, #clin textarea, #template").forEach(function (b) { b.disabled = !!st.signed; });
+    document.querySelectorAll("#items button, #clin input, #clin textarea, #template, #swap").forEach(function (b) { b.disabled = !!st.signed; });
     document.querySelectorAll(".time").forEach(function (b) { b.disabled = false; });
     document.querySelectorAll(".reject-box").forEach(function (box) {
       box.querySelector("button").disabled = !!st.signed || !box.querySelector("input").value.trim();
@@ -317,6 +323,55 @@
     status("The note is on the clipboard as plain text.");
   }
 
+  // ------------------------------------------------------------------ selection tools
+  let picked = null;
+  function onSelect() {
+    const sel = window.getSelection();
+    if (!sel.rangeCount || sel.isCollapsed) return;
+    const r = sel.getRangeAt(0);
+    const host = function (n) { return (n.nodeType === 3 ? n.parentElement : n).closest(".text"); };
+    const a = host(r.startContainer);
+    if (!a || a !== host(r.endContainer)) return;
+    const pre = document.createRange();
+    pre.selectNodeContents(a);
+    pre.setEnd(r.startContainer, r.startOffset);
+    const full = a.textContent;
+    let s0 = pre.toString().length, e0 = s0 + r.toString().length;
+    while (s0 < e0 && /\s/.test(full[s0])) s0++;
+    while (e0 > s0 && /\s/.test(full[e0 - 1])) e0--;
+    if (e0 <= s0) return;
+    picked = {segment: Number(a.dataset.seg), start: s0, end: e0};
+    $("sel-text").textContent = full.slice(s0, e0);
+    $("sel-correct").value = full.slice(s0, e0);
+    $("sel-tools").hidden = !!(STATE && STATE.signed);
+  }
+  function fillSelect(id, values, labelOf) {
+    values.forEach(function (v) { const o = el("option", null, labelOf ? labelOf(v) : v); o.value = v; $(id).appendChild(o); });
+  }
+  function buildTools() {
+    fillSelect("sel-type", Object.keys(DATA.type_labels), function (t) { return DATA.type_labels[t]; });
+    fillSelect("sel-polarity", DATA.attributes.polarity);
+    fillSelect("sel-experiencer", DATA.attributes.experiencer, function (v) { return "about " + v; });
+    fillSelect("sel-temporality", DATA.attributes.temporality);
+    $("transcript").addEventListener("mouseup", onSelect);
+    $("transcript").addEventListener("keyup", onSelect);
+    $("add-item").addEventListener("click", async function () {
+      if (!picked) return;
+      await api("api/add", Object.assign({type: $("sel-type").value, polarity: $("sel-polarity").value,
+        experiencer: $("sel-experiencer").value, temporality: $("sel-temporality").value}, picked));
+      location.reload();
+    });
+    $("correct-words").addEventListener("click", async function () {
+      if (!picked || !$("sel-correct").value.trim()) return;
+      await api("api/correct", Object.assign({text: $("sel-correct").value}, picked));
+      location.reload();
+    });
+    $("swap").addEventListener("click", async function () {
+      await api("api/swap", {});
+      location.reload();
+    });
+  }
+
   // ------------------------------------------------------------------ keyboard
   function onKey(ev) {
     const tag = (ev.target.tagName || "").toLowerCase();
@@ -341,6 +396,7 @@
     DATA.templates.forEach(function (t) { const o = el("option", null, t); o.value = t; $("template").appendChild(o); });
     buildTranscript();
     buildItems();
+    buildTools();
     const st = await api("api/state");
     $("template").value = st.template;
     fillForm(st.clinician);
