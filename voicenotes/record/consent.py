@@ -31,6 +31,7 @@ from typing import Any
 
 from voicenotes import __version__
 from voicenotes.errors import ConsentError
+from voicenotes.record.clock import now_iso
 from voicenotes.store import atomic_write_json
 
 CONSENT_FILE = "consent.json"
@@ -125,10 +126,6 @@ class ConsentRecord:
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def _parse_time(s: str | None) -> datetime | None:
@@ -239,7 +236,7 @@ def validate_consent(d: dict[str, Any], *, source: str = "the consent file",
                            "2026-11-26T14:30:00+00:00).")
     return ConsentRecord(
         parties=parties, scope=scope, method=method, retention_days=days,
-        consented_at=(_parse_time(at).isoformat() if at else _now()),
+        consented_at=(_parse_time(at).isoformat() if at else now_iso("seconds")),
         dictation=dictation, all_party=True, form_version=form_version,
     )
 
