@@ -1,4 +1,4 @@
-"""Consent before capture (reliability.md §3d).
+"""Consent before capture: nobody is recorded who has not agreed to it.
 
 A :class:`ConsentRecord` must exist, and be saved as ``consent.json`` (mode 0600, atomic) in the
 session folder, before ``voicenotes record`` captures a single frame. It names every party present
@@ -370,36 +370,40 @@ def _stderr_write(s: str) -> None:
     sys.stderr.flush()
 
 
-def prompt_consent(*, dictation: bool, read: Callable[[], str] | None = None,
-                   write: Callable[[str], None] | None = None) -> ConsentRecord:
-    """Ask the consent questions. Any refusal or missing answer raises ConsentError."""
-    a = _Asker(read or _stdin_readline, write or _stderr_write)
-    refused = "Consent was not given, so nothing was recorded."
-    if dictation:
-        a.write("Consent for a dictation (only your own voice is recorded).\n")
-        if not a.yes_no("Are you alone, with no client or other person who could be heard?"):
-            raise ConsentError("A dictation records only the counselor. Someone else could be "
-                               "heard, so nothing was recorded.",
-                               hint="Record a session instead (leave out --dictation).")
-        parties: tuple[str, ...] = ("counselor",)
-        if not a.yes_no("Do you agree to this dictation being recorded?"):
-            raise ConsentError(refused)
-    else:
-        a.write("Consent: every person present must agree before recording starts.\n")
-        raw = a.ask("Who is present? Roles, not names, separated by commas "
-                    f"({', '.join(PARTY_ROLES)})", "counselor,client")
-        parties = _split(raw, "parties", "your answer")
-        if "counselor" not in parties:
-            parties = ("counselor",) + parties
-        bad = [p for p in parties if p not in PARTY_ROLES]
-        if bad:
-            raise ConsentError(f"Unknown role(s): {', '.join(bad)}. Use: "
-                               f"{', '.join(PARTY_ROLES)}. Nothing was recorded.")
-        if len(parties) < 2:
-            raise ConsentError("Only the counselor is present: use --dictation to record only "
-                               "yourself. Nothing was recorded.")
-        if not a.yes_no(f"Has every person present ({', '.join(parties)}) agreed to be recorded?"):
-            raise ConsentError(refused)
+_REFUSED = "Consent was not given, so nothing was recorded."
+
+
+def _ask_dictation_parties(a: _Asker) -> tuple[str, ...]:
+    a.write("Consent for a dictation (only your own voice is recorded).\n")
+    if not a.yes_no("Are you alone, with no client or other person who could be heard?"):
+        raise ConsentError("A dictation records only the counselor. Someone else could be "
+                           "heard, so nothing was recorded.",
+                           hint="Record a session instead (leave out --dictation).")
+    if not a.yes_no("Do you agree to this dictation being recorded?"):
+        raise ConsentError(_REFUSED)
+    return ("counselor",)
+
+
+def _ask_session_parties(a: _Asker) -> tuple[str, ...]:
+    a.write("Consent: every person present must agree before recording starts.\n")
+    raw = a.ask("Who is present? Roles, not names, separated by commas "
+                f"({', '.join(PARTY_ROLES)})", "counselor,client")
+    parties = _split(raw, "parties", "your answer")
+    if "counselor" not in parties:
+        parties = ("counselor",) + parties
+    bad = [p for p in parties if p not in PARTY_ROLES]
+    if bad:
+        raise ConsentError(f"Unknown role(s): {', '.join(bad)}. Use: "
+                           f"{', '.join(PARTY_ROLES)}. Nothing was recorded.")
+    if len(parties) < 2:
+        raise ConsentError("Only the counselor is present: use --dictation to record only "
+                           "yourself. Nothing was recorded.")
+    if not a.yes_no(f"Has every person present ({', '.join(parties)}) agreed to be recorded?"):
+        raise ConsentError(_REFUSED)
+    return parties
+
+
+def _ask_scope(a: _Asker, dictation: bool) -> list[str]:
     scope = ["recording"]
     if a.yes_no("Did they agree to the recording being transcribed on this computer?"
                 if not dictation else "Do you agree to it being transcribed on this computer?"):
@@ -410,13 +414,26 @@ def prompt_consent(*, dictation: bool, read: Callable[[], str] | None = None,
     if a.yes_no("Did they agree to it being shared with a clinical supervisor?"
                 if not dictation else "May it be shared with your clinical supervisor?"):
         scope.append("supervision")
-    method = "verbal" if dictation else a.choice("How was consent given?", METHODS, "verbal")
+    return scope
+
+
+def _ask_retention_days(a: _Asker) -> int:
     days_raw = a.ask("How many days may the recording be kept", str(DEFAULT_RETENTION_DAYS))
     try:
-        days = int(days_raw)
+        return int(days_raw)
     except ValueError:
         raise ConsentError(f"'{days_raw}' is not a number of days. Nothing was recorded.") \
             from None
+
+
+def prompt_consent(*, dictation: bool, read: Callable[[], str] | None = None,
+                   write: Callable[[str], None] | None = None) -> ConsentRecord:
+    """Ask the consent questions. Any refusal or missing answer raises ConsentError."""
+    a = _Asker(read or _stdin_readline, write or _stderr_write)
+    parties = _ask_dictation_parties(a) if dictation else _ask_session_parties(a)
+    scope = _ask_scope(a, dictation)
+    method = "verbal" if dictation else a.choice("How was consent given?", METHODS, "verbal")
+    days = _ask_retention_days(a)
     form = a.ask("Consent form version (press Enter if none)", "") or None
     return validate_consent(
         {"parties": list(parties), "scope": scope, "method": method, "retention_days": days,

@@ -8,7 +8,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from voicenotes import __version__
 from voicenotes.errors import StorageError
@@ -81,6 +81,20 @@ def _header_or_format(path: Path, head: bytes, rate: int | None,
             "data_size": None, "riff_size": None}, True
 
 
+def _write_sizes(fh: BinaryIO, info: dict[str, Any], data_bytes: int, rebuilt: bool) -> None:
+    """Write a whole new header (when it was torn) or just the two size fields, and fsync."""
+    if rebuilt:
+        fh.seek(0)
+        fh.write(wav_header(info["rate"], info["channels"], data_bytes, info["sampwidth"]))
+    else:
+        fh.seek(4)
+        fh.write(struct.pack("<I", 36 + data_bytes))
+        fh.seek(40)
+        fh.write(struct.pack("<I", data_bytes))
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
 def repair_wav(path: Path, rate: int | None = None, channels: int | None = None) -> RecoveredFile:
     """Set the RIFF and data sizes from the file length; rebuild a torn header from the given
     format. Bytes are never removed: a trailing partial sample frame is left in place, outside
@@ -96,16 +110,7 @@ def repair_wav(path: Path, rate: int | None = None, channels: int | None = None)
         before = None if info["data_size"] is None else info["data_size"] // frame_bytes
         changed = rebuilt or info["data_size"] != whole or info["riff_size"] != 36 + whole
         if changed:
-            if rebuilt:
-                fh.seek(0)
-                fh.write(wav_header(info["rate"], info["channels"], whole, info["sampwidth"]))
-            else:
-                fh.seek(4)
-                fh.write(struct.pack("<I", 36 + whole))
-                fh.seek(40)
-                fh.write(struct.pack("<I", whole))
-            fh.flush()
-            os.fsync(fh.fileno())
+            _write_sizes(fh, info, whole, rebuilt)
     frames = whole // frame_bytes
     return RecoveredFile(path.name, before, frames, round(frames / info["rate"], 3),
                          header_rebuilt=rebuilt, partial_frame_bytes=data - whole,
@@ -148,6 +153,13 @@ def session_folders(root: Path) -> list[Path]:
     return out + [child for child in children if _is_recording_folder(child)]
 
 
+def _part_format(wav: Path, rate: int | None) -> tuple[int, int]:
+    """A repaired part's sample rate and bytes per frame (the journal's rate if unreadable)."""
+    info: dict[str, Any] = read_file_header(wav) or {}
+    r = info.get("rate") or rate or DEFAULT_SAMPLE_RATE
+    return r, (info.get("channels") or 1) * (info.get("sampwidth") or SAMPLE_WIDTH)
+
+
 def _repair_parts(folder: Path, j: dict[str, Any]) -> tuple[list[RecoveredFile],
                                                               list[dict[str, Any]], float]:
     """Repair every part; their journal entries and the seconds written after the last fsync."""
@@ -161,9 +173,7 @@ def _repair_parts(folder: Path, j: dict[str, Any]) -> tuple[list[RecoveredFile],
     for wav in session_wavs(folder):
         rf = repair_wav(wav, rate, channels)
         files.append(rf)
-        info: dict[str, Any] = read_file_header(wav) or {}
-        r = info.get("rate") or rate or DEFAULT_SAMPLE_RATE
-        fb = (info.get("channels") or 1) * (info.get("sampwidth") or SAMPLE_WIDTH)
+        r, fb = _part_format(wav, rate)
         rate = rate or r
         sb = synced.get(wav.name)
         if sb is not None and j.get("state") == STATE_RECORDING:
