@@ -242,7 +242,7 @@ def test_kill_resume_duplicates_and_hash_keys(tmp_path, clips):
             assert proc.returncode == 130, err
             assert "Traceback" not in err and "Stopped" in err
             assert all(j["state"] != "running" for j in journal(out)[0])
-            assert not [p for p in out.rglob(".tmp-*")]
+            assert not list(out.rglob(".tmp-*"))
             assert (out / "report.csv").is_file()
     assert kills == 3
     # Edited content under a name the journal already has (most likely done by now): the new
