@@ -12,7 +12,14 @@ from pathlib import Path
 
 import typer
 
-from voicenotes.cli.speakers import COUNSELOR_HELP, SPEAKERS_HELP
+from voicenotes.cli.options import (
+    CounselorOption,
+    ModelOption,
+    OutDir,
+    Preset,
+    QuietOption,
+    SpeakersOption,
+)
 
 DEFAULT_OUT = Path("voicenotes-output")
 DEFAULT_FORMATS = "json,txt"
@@ -117,36 +124,26 @@ def transcribe(
         ..., metavar="INPUT...", show_default=False,
         help="Audio or video files (wav, flac, mp3, m4a, ogg, opus, mp4, mkv, webm, …) or folders "
         "(every audio/video file inside, in name order)."),
-    model: str | None = typer.Option(
-        None, "--model", "-m", metavar="NAME|PATH",
-        help="Whisper model: base, tiny.en, or a CTranslate2 model folder. "
-        "Default: $VOICENOTES_MODEL, else base (tiny.en with --preset low-memory)."),
-    out: Path = typer.Option(
-        DEFAULT_OUT, "--out", "-o", metavar="DIR",
-        help="Folder for the transcripts (created, private to you). One set of files per input, "
-        "named after it; an existing transcript of the same name is replaced."),
+    model: ModelOption = None,
+    out: OutDir = DEFAULT_OUT,
     formats: str = typer.Option(
         DEFAULT_FORMATS, "--format", "-f", metavar="json,txt,srt,vtt",
         help="Comma-separated output formats. json is the full transcript used by the other "
         "commands; txt is for reading; srt/vtt are subtitles for a media player."),
-    preset: str = typer.Option(
-        "default", "--preset", metavar="default|fast|low-memory",
-        help="default: beam 5, batch 8. fast: greedy decoding (beam 1), ~15-25% faster, slightly "
-        "less accurate. low-memory: the small tiny.en model, batch 4."),
+    preset: Preset = "default",
     language: str = typer.Option(
         "en", "--language", "-l", metavar="CODE",
         help="Language spoken, e.g. en, es, fr (needs the multilingual base model), or auto to "
         "detect it."),
-    quiet: bool = typer.Option(
-        False, "--quiet", "-q",
-        help="No progress bar and no summary; print only the files written and any problems."),
-    speakers: str | None = typer.Option(
-        None, "--speakers", metavar="auto|N|channels", help=SPEAKERS_HELP),
-    counselor: str | None = typer.Option(
-        None, "--counselor", metavar="SPEAKER", help=COUNSELOR_HELP),
+    quiet: QuietOption = False,
+    speakers: SpeakersOption = None,
+    counselor: CounselorOption = None,
 ) -> None:
     """Transcribe recordings on this computer: each segment with its timing, word timings and
-    confidence; doubtful passages are marked 'check audio', never dropped."""
+    confidence; doubtful passages are marked 'check audio', never dropped.
+
+    One set of files per input, named after it, in the --out folder; an existing transcript of
+    the same name is replaced."""
     from voicenotes import audio as vaudio
     from voicenotes.errors import InputError, ModelError, StorageError, UsageError, VoicenotesError
     from voicenotes.transcribe import (
