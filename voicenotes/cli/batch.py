@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from voicenotes.cli.options import MaybePreset, ModelOption, ModeOption, OutDir, TemplateOption
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def _hours(s: float) -> str:
@@ -22,8 +25,8 @@ class _Display:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self.progress = None
-        self.overall = None
+        self.progress: Progress | None = None
+        self.overall: TaskID | None = None
         self.slots: dict[int, Any] = {}
         self.total_files = 0
         self.files_done = 0
@@ -98,6 +101,8 @@ class _Display:
                 f"{_hours(self.audio_total)} audio")
 
     def _update_overall(self) -> None:
+        if self.progress is None or self.overall is None:
+            return
         done = min(self.audio_done + sum(self.current.values()), self.audio_total)
         self.progress.update(self.overall, completed=done, info=self._info())
 

@@ -130,6 +130,17 @@ def record(
                              rollover_seconds=rollover_seconds)
     result = rec.Recorder(folder, opts, sd=sd, device=dev, mode=record_.mode).run(rate, channels)
 
+    whole = _report_result(result, folder)
+
+    if then == "note" and whole is not None and note_ok:
+        _then_note(folder, whole, model)
+
+
+def _report_result(result, folder: Path) -> Path | None:
+    """Say how the recording ended and what was saved; returns the one file to draft a note from
+    (the parts joined when it rolled over). Raises when the disk or the device failed."""
+    from voicenotes import record as rec
+
     why = {"time limit reached": "the time limit was reached",
            "stopped by you": "you stopped it", "stopped by Ctrl-C": "you pressed Ctrl-C",
            "stop signal": "a stop signal was received",
@@ -161,9 +172,7 @@ def record(
                 if result.duration_s > 0 else "Nothing was recorded.")
         raise DeviceError(f"{result.device_error} {kept}",
                           hint="Check the microphone, then run `voicenotes devices`.")
-
-    if then == "note" and whole is not None and note_ok:
-        _then_note(folder, whole, model)
+    return whole
 
 
 def _then_note(folder: Path, audio: Path, model: str | None) -> None:
