@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from voicenotes.cli.note import TEMPLATES
+from voicenotes.cli.options import TEMPLATES
 
 
 def review(

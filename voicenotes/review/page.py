@@ -47,7 +47,7 @@ def _pieces(text: str, spans: list[tuple[int, int, Item]]) -> list[dict[str, Any
         cuts.update((a, b))
     cuts_sorted = sorted(c for c in cuts if 0 <= c <= len(text))
     out = []
-    for a, b in zip(cuts_sorted, cuts_sorted[1:]):
+    for a, b in zip(cuts_sorted, cuts_sorted[1:], strict=False):
         if a == b:
             continue
         cover = sorted((it for s, e, it in spans if s <= a and b <= e), key=_priority)
