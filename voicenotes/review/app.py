@@ -258,13 +258,24 @@ def make_handler(app: ReviewApp) -> type[BaseHTTPRequestHandler]:
     return type("Handler", (_Handler,), {"app": app})
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # the default prints a traceback to stderr, and a traceback could carry session words
+        import sys
+
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ConnectionError, TimeoutError)):
+            print(f"voicenotes review: a request failed ({type(exc).__name__}).", file=sys.stderr)
+
+
 class ReviewServer:
     """The HTTP server on 127.0.0.1 in a background thread."""
 
     def __init__(self, app: ReviewApp, port: int = 0):
         self.app = app
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), make_handler(app))
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", port), make_handler(app))
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/{app.token}/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="voicenotes-review",

@@ -169,7 +169,7 @@ def _check_same_session(name: str, raw: dict[str, Any], session_items: ItemSet,
                         items_sha256: str | None, audio_sha256: str | None) -> None:
     """Refuse an export made from another session folder: its items hash, audio hash or
     transcript hash differ from this folder's, or an item id names a different item."""
-    meta = raw.get("review_meta") if isinstance(raw.get("review_meta"), dict) else {}
+    meta: dict[str, Any] = raw["review_meta"] if isinstance(raw.get("review_meta"), dict) else {}
     pairs = [(meta.get("items_sha256"), items_sha256), (meta.get("audio_sha256"), audio_sha256),
              (raw.get("transcript_sha256"), session_items.transcript_sha256)]
     mine = {i.id: i for i in session_items.items}
