@@ -73,3 +73,17 @@ def test_sign_is_gated_then_read_only_and_amendments_are_new_versions(folder):
     events = [json.loads(x)["event"] for x in log.read_text().splitlines()]
     assert events.count("note_signed") == 2 and "amendment_opened" in events and verify_audit(log)
     assert "not said" not in log.read_text() and "Dana Reyes" not in log.read_text()
+
+
+def test_saved_decisions_apply_only_to_the_items_they_were_made_on(folder):
+    st = DecisionStore(folder)
+    first, second = st.itemset.items[0], st.itemset.items[1]
+    st.decide(first.id, "accepted")
+    st.decide(second.id, "rejected", reason="not said")
+    # items.json written again (another run): the first id now names different words
+    data = json.loads((folder / "items.json").read_text())
+    data["items"][0]["evidence"]["quote"] = "something else entirely"
+    (folder / "items.json").write_text(json.dumps(data))
+    st2 = DecisionStore(folder)
+    assert first.id not in st2.state["decisions"]
+    assert st2.state["decisions"][second.id]["status"] == "rejected"

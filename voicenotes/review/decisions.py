@@ -38,6 +38,12 @@ def load_transcript(folder: Path) -> Transcript | None:
         return None
 
 
+def item_key(item: Item) -> str:
+    """What a decision is about: the item's type, place and words as the machine found them."""
+    ev = item.evidence
+    return sha256_text(f"{item.type}\x00{ev.segment}\x00{ev.start_char}\x00{ev.quote}")[:16]
+
+
 def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
@@ -87,8 +93,12 @@ class DecisionStore:
                              hint="Move it aside to start the review again.") from None
         state = {**fresh, **raw}
         # decisions about items this items.json no longer has are not applied
-        known = {i.id for i in self.itemset.items} | {d["id"] for d in state["added"]}
-        state["decisions"] = {k: v for k, v in dict(state["decisions"]).items() if k in known}
+        # a decision is kept only for the very item it was made on: items.json may have been
+        # written again since, and extractor ids (i001, ...) name different items then
+        keys = {i.id: item_key(i) for i in self.itemset.items}
+        keys.update({d["id"]: item_key(Item.from_dict(d)) for d in state["added"]})
+        state["decisions"] = {k: v for k, v in dict(state["decisions"]).items()
+                              if k in keys and v.get("item_key", keys[k]) == keys[k]}
         state["clinician"] = {**empty_clinician(), **dict(state.get("clinician") or {})}
         return state
 
@@ -165,8 +175,15 @@ class DecisionStore:
             raise UsageError("A rejection needs a reason.", hint="Say why the item is wrong.")
         if status == "edited" and not edited_text:
             raise UsageError("An edit needs the new wording.", hint="Type the wording to keep.")
-        return {"status": status, "reason": reason if status == "rejected" else "",
+        return {"status": status, "item_key": self._key(item_id),
+                "reason": reason if status == "rejected" else "",
                 "edited_text": edited_text if status == "edited" else "", "reviewed_at": now()}
+
+    def _key(self, item_id: str) -> str:
+        base = next((i for i in self.itemset.items if i.id == item_id), None)
+        if base is None:
+            base = next(Item.from_dict(d) for d in self.state["added"] if d["id"] == item_id)
+        return item_key(base)
 
     def _event(self, item_id: str, review: dict[str, Any]) -> dict[str, Any]:
         item = self._item(item_id)
@@ -189,7 +206,7 @@ class DecisionStore:
             item = overlay.new_item(self.transcript, self._texts(), body,
                                     len(self.state["added"]) + 1, now())
             self.state["added"].append(item.to_dict())
-            self.state["decisions"][item.id] = dict(item.review)
+            self.state["decisions"][item.id] = {**item.review, "item_key": item_key(item)}
             self._save([{"event": "item_added", "item_id": item.id, "item_type": item.type,
                          "risk": item.type in RISK_TYPES, "segment": item.evidence.segment,
                          "quote_sha256": sha256_text(item.evidence.quote)}])
