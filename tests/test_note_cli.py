@@ -50,7 +50,7 @@ def test_items_input_writes_the_session_folder_privately(tmp_path):
 
 @pytest.mark.parametrize("content,needle", [
     (None, "does not exist"),
-    ("{not json", "not readable JSON"),
+    ("{not json", "is not valid JSON"),
     ('{"hello": 1}', "neither a transcript nor an items file"),
 ])
 def test_bad_inputs_give_one_line_and_exit_3(tmp_path, content, needle):

@@ -6,6 +6,18 @@ They must never contain session content (transcript words, quotes); file names a
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def plain_line(text: str) -> str:
+    """``text`` safe to print as one line: line breaks and other control characters (which could
+    split an error message or fake an "Error:" line) are shown as escapes such as ``\\n``;
+    undecodable bytes of a file name become U+FFFD."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
 
 class VoicenotesError(Exception):
     """Base class: a problem the user can act on. ``exit_code`` is stable and documented."""
@@ -18,7 +30,8 @@ class VoicenotesError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:  # one line, hint appended
-        return f"{self.message} {self.hint}" if self.hint else self.message
+        text = f"{self.message} {self.hint}" if self.hint else self.message
+        return plain_line(text)
 
 
 class UsageError(VoicenotesError):

@@ -40,6 +40,8 @@ from voicenotes.store import (
     sha256_file,
     sweep_temp_files,
 )
+from voicenotes.store.validate import Invalid, read_json
+from voicenotes.store.validate import check as check_json
 
 MODES = ("dictation", "session")
 #: Formats Chromium/Firefox play in an <audio> element; others are referenced but may not play.
@@ -88,12 +90,9 @@ class NoteResult:
 # --------------------------------------------------------------------------- inputs
 
 
-def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        raise InputError(f"{path.name} is not readable JSON.",
-                         hint="Give an audio file, a transcript.json or an items.json.") from None
+def _load_json(path: Path, kind: str | None = None) -> Any:
+    """A JSON input read strictly and checked against its schema (store.validate)."""
+    return read_json(path, kind)
 
 
 def classify_input(path: Path) -> tuple[str, Any]:
@@ -105,13 +104,12 @@ def classify_input(path: Path) -> tuple[str, Any]:
                          hint="Use voicenotes batch for a folder of recordings.")
     if path.suffix.lower() == ".json":
         data = _load_json(path)
-        try:
-            if isinstance(data, dict) and "segments" in data and "audio" in data:
-                return "transcript", Transcript.from_dict(data)
-            if isinstance(data, dict) and "items" in data:
-                return "items", ItemSet.from_dict(data)
-        except (KeyError, TypeError, ValueError):
-            pass
+        if isinstance(data, dict) and "segments" in data and "audio" in data:
+            check_json(data, "transcript", path.name)
+            return "transcript", Transcript.from_dict(data)
+        if isinstance(data, dict) and "items" in data:
+            check_json(data, "items", path.name)
+            return "items", ItemSet.from_dict(data)
         raise InputError(f"{path.name} is neither a transcript nor an items file.",
                          hint="Give the transcript.json or items.json that voicenotes wrote.")
     return "audio", None
@@ -119,9 +117,9 @@ def classify_input(path: Path) -> tuple[str, Any]:
 
 def _read_json_quiet(path: Path) -> dict[str, Any] | None:
     try:
-        d = json.loads(path.read_text("utf-8"))
+        d = read_json(path)
         return d if isinstance(d, dict) else None
-    except (OSError, ValueError, UnicodeDecodeError):
+    except InputError:
         return None
 
 
@@ -151,9 +149,9 @@ def _session_start(options: NoteOptions, folder: Path, transcript: Transcript | 
     if transcript is not None and transcript.session_start:
         return transcript.session_start, "transcript"
     journal = _read_json_quiet(folder / "recording.json")
-    if journal and journal.get("started_at"):
+    if journal and isinstance(journal.get("started_at"), str) and journal["started_at"]:
         return _local_naive(journal["started_at"]), "recording.json"
-    if consent and consent.get("consented_at"):
+    if consent and isinstance(consent.get("consented_at"), str) and consent["consented_at"]:
         return _local_naive(consent["consented_at"]), "consent.json"
     return None, "unknown"
 
@@ -252,6 +250,7 @@ def _reusable_transcript(out_dir: Path, audio_sha256: str, transcriber) -> Trans
     if not data:
         return None
     try:
+        check_json(data, "transcript", "transcript.json")
         old = Transcript.from_dict(data)
         opts = transcriber.options
         want_model = opts.model_spec
@@ -289,14 +288,15 @@ def _transcript_beside(folder: Path, itemset: ItemSet) -> Transcript | None:
     data = _read_json_quiet(path)
     if data is None:
         return None
-    audio_sha = (data.get("audio") or {}).get("sha256") if isinstance(data.get("audio"), dict) else None
+    try:
+        check_json(data, "transcript", path.name)
+    except Invalid:
+        return None  # a damaged transcript beside items.json: no highlights rather than a crash
+    audio_sha = data["audio"]["sha256"]
     if itemset.transcript_sha256 and itemset.transcript_sha256 not in (
             sha256_file(path), _transcript_hash(data), audio_sha):
         return None  # a different transcript: better no highlights than wrong ones
-    try:
-        return Transcript.from_dict(data)
-    except (KeyError, TypeError, ValueError):
-        return None
+    return Transcript.from_dict(data)
 
 
 def _transcript_hash(data: dict[str, Any]) -> str:
@@ -329,6 +329,10 @@ def _provenance(input_path: Path, input_sha: str, transcript: Transcript | None,
             if itemset.provenance.get(k):
                 prov[k if k != "model_name" else "model"] = itemset.provenance[k]
     return prov
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _now() -> str:
@@ -554,17 +558,20 @@ def finalize_review(reviewed_path: Path, session_dir: Path, *, template: str | N
 
     reviewed_path = Path(reviewed_path)
     session_dir = _check_out_dir(session_dir)
-    session_items = ItemSet.from_dict(_load_json(session_dir / "items.json"))
+    session_items = ItemSet.from_dict(_load_json(session_dir / "items.json", "items"))
     transcript = _transcript_beside(session_dir, session_items)
     itemset = load_reviewed(reviewed_path, session_items,
                             items_sha256=sha256_file(session_dir / "items.json"),
                             audio_sha256=transcript.audio.sha256 if transcript else None)
     draft = _read_json_quiet(session_dir / "note.json") or {}
-    tpl = load_template(template or draft.get("template") or "crisis")
-    prov = dict(draft.get("provenance") or {})
+    tpl = load_template(template or _text(draft.get("template")) or "crisis")
+    prov = dict(draft["provenance"]) if isinstance(draft.get("provenance"), dict) else {}
     prov.update({"reviewed_file_sha256": sha256_file(reviewed_path), "generated_at": _now(),
                  "template": tpl.name, "voicenotes_version": __version__})
-    consent = (draft.get("header") or {}).get("consent_record") or load_consent_record(session_dir)
+    header = draft["header"] if isinstance(draft.get("header"), dict) else {}
+    consent = header.get("consent_record") if isinstance(header.get("consent_record"), dict) \
+        else None
+    consent = consent or load_consent_record(session_dir)
     result = NoteResult(out_dir=session_dir, input_kind="review")
     reviewed_bytes = (json.dumps(itemset.to_dict(), indent=2, ensure_ascii=False) + "\n").encode()
     result.paths["items.reviewed.json"] = atomic_write_bytes(session_dir / "items.reviewed.json",

@@ -4,7 +4,6 @@ extractor on gold cases). Top-level imports stay light: spaCy/medspaCy load insi
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sys
 from collections import Counter
@@ -94,22 +93,18 @@ def load_input(path: Path, mode: str | None):
                          hint="Run 'voicenotes transcribe' first, or 'voicenotes note' for audio.") from None
     stripped = text.lstrip()
     if path.suffix.lower() == ".json" or stripped.startswith("{"):
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path.name} is not valid JSON (line {exc.lineno}).",
-                             hint="Give the transcript.json written by 'voicenotes transcribe'.") from None
+        from voicenotes.store.validate import check, parse_json
+
+        obj = parse_json(text, path.name,
+                         hint="Give the transcript.json written by 'voicenotes transcribe'.")
         if isinstance(obj, dict) and isinstance(obj.get("turns"), list):
             m = _check_mode(obj.get("mode")) or mode or "session"
             return transcript_from_turns(obj["turns"], mode=m, session_start=obj.get("session_start")), mode or m, "turns"
         if not isinstance(obj, dict) or "segments" not in obj:
             raise InputError(f"{path.name} is not a voicenotes transcript (no segments).",
                              hint="Give the transcript.json written by 'voicenotes transcribe'.")
-        try:
-            tr = Transcript.from_dict(obj)
-        except (KeyError, TypeError, ValueError):
-            raise InputError(f"{path.name} is not a complete voicenotes transcript.",
-                             hint="Re-run 'voicenotes transcribe' to write it again.") from None
+        check(obj, "transcript", path.name)  # one plain line naming the JSON path if not
+        tr = Transcript.from_dict(obj)
         return tr, mode or tr.mode or "dictation", "transcript"
     turns, m = _text_turns(text, mode)
     return transcript_from_turns(turns, mode=m, session_start=None), m, "text"

@@ -229,6 +229,22 @@ def _safety(obj: dict, where: str) -> SafetySpec:
                       regex=re.compile(_compile(obj.get("regex"), where), re.IGNORECASE))
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _check_shape(obj: dict[str, Any], where: str) -> None:
+    """The line against rule.schema.json: the types of its fields, before their meaning."""
+    from voicenotes.errors import InputError
+    from voicenotes.store.validate import check
+
+    try:
+        check(obj, "rule", "the rule")
+    except InputError as exc:
+        raise _err(where, exc.message.removeprefix("the rule is not a rule: ").rstrip(".")) \
+            from None
+
+
 def read_rule_file(path: Path) -> tuple[list[TargetSpec], list[ContextSpec], list[SafetySpec], bytes]:
     path = Path(path)
     try:
@@ -250,11 +266,14 @@ def read_rule_file(path: Path) -> tuple[list[TargetSpec], list[ContextSpec], lis
             continue
         where = f"{path.name} line {n}"
         try:
-            obj = json.loads(s)
+            obj = json.loads(s, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
             raise _err(where, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except (ValueError, RecursionError):
+            raise _err(where, "not valid JSON (NaN, Infinity or nesting too deep)") from None
         if not isinstance(obj, dict):
             raise _err(where, "each line must be one JSON object")
+        _check_shape(obj, where)
         if "type" in obj:
             targets.append(_target(obj, where))
         elif "category" in obj:

@@ -21,7 +21,6 @@ Three ways to get one:
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -292,11 +291,14 @@ def consent_from_file(path: Path, *, dictation: bool | None) -> ConsentRecord:
         raise ConsentError(f"Cannot read the consent file {path} "
                            f"({getattr(exc, 'strerror', None) or type(exc).__name__}). "
                            "Nothing was recorded.") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConsentError(f"The consent file {path.name} is not valid JSON (line {exc.lineno}). "
-                           "Nothing was recorded.") from None
+    from voicenotes.errors import InputError
+    from voicenotes.store.validate import check, parse_json
+
+    try:  # strict JSON checked against consent.schema.json first, then the rules below
+        data = parse_json(text, f"The consent file {path.name}")
+        check(data, "consent", path.name)
+    except InputError as exc:
+        raise ConsentError(f"{exc.message} Nothing was recorded.") from None
     return validate_consent(data, source=f"the consent file {path.name}", dictation=dictation)
 
 

@@ -32,9 +32,11 @@ TEXT_LIMIT = 20_000
 
 
 def load_transcript(folder: Path) -> Transcript | None:
-    try:
-        return Transcript.from_dict(json.loads((Path(folder) / "transcript.json").read_text("utf-8")))
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+    from voicenotes.store.validate import read_json
+
+    try:  # checked against its schema; a damaged transcript means no highlights, not a crash
+        return Transcript.from_dict(read_json(Path(folder) / "transcript.json", "transcript"))
+    except InputError:
         return None
 
 
@@ -63,14 +65,12 @@ class DecisionStore:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         items_path = self.folder / "items.json"
-        try:
-            self.itemset = ItemSet.from_dict(json.loads(items_path.read_text("utf-8")))
-        except FileNotFoundError:
+        from voicenotes.store.validate import read_json
+
+        if not items_path.is_file():
             raise InputError(f"{self.folder} has no items.json, so it is not a session folder.",
-                             hint="Give the folder `voicenotes note` wrote.") from None
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
-            raise InputError(f"The items.json in {self.folder} is damaged.",
-                             hint="Run voicenotes note again on the recording.") from None
+                             hint="Give the folder `voicenotes note` wrote.")
+        self.itemset = ItemSet.from_dict(read_json(items_path, "items"))
         self.items_sha256 = sha256_file(items_path)
         self.transcript = load_transcript(self.folder)
         self.path = self.folder / STATE_FILE
@@ -89,8 +89,10 @@ class DecisionStore:
         except FileNotFoundError:
             return fresh
         except (OSError, UnicodeDecodeError, ValueError):
+            raw = None
+        if not isinstance(raw, dict):
             raise InputError(f"The saved review in {self.path.name} is damaged.",
-                             hint="Move it aside to start the review again.") from None
+                             hint="Move it aside to start the review again.")
         state = {**fresh, **raw}
         # decisions about items this items.json no longer has are not applied
         # a decision is kept only for the very item it was made on: items.json may have been

@@ -128,15 +128,13 @@ def load_reviewed(path: Path, session_items: ItemSet, *, items_sha256: str | Non
 
     Item content always comes from the session's own items.json; only ``review`` is taken
     from the export. Every risk item must carry a decision; a rejection needs a reason."""
-    try:
-        raw = json.loads(Path(path).read_text("utf-8"))
-        ids = [d["id"] for d in raw["items"]]
-        reviewed = {d["id"]: d.get("review") or {} for d in raw["items"]}
-    except FileNotFoundError:
-        raise InputError(f"The reviewed file {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        raise InputError(f"{Path(path).name} is not a reviewed items file from review.html.",
-                         hint="Export it again with the Export button of review.html.") from None
+    from voicenotes.store.validate import read_json
+
+    if not Path(path).exists():
+        raise InputError(f"The reviewed file {path} does not exist.")
+    raw = read_json(Path(path), "review")  # checked against its schema: one plain line if not
+    ids = [d["id"] for d in raw["items"]]
+    reviewed = {d["id"]: d.get("review") or {} for d in raw["items"]}
     if len(ids) != len(reviewed):
         raise InputError(f"{Path(path).name} lists {len(ids) - len(reviewed)} item id(s) more "
                          "than once, so its decisions are ambiguous.",
