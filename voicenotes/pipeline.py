@@ -351,6 +351,13 @@ def _check_out_dir(out_dir: Path) -> Path:
     return out_dir
 
 
+def _probe_audio(path: Path):
+    """A clear AudioError before the session folder is made or a model loaded."""
+    from voicenotes.audio import probe
+
+    return probe(path)
+
+
 def default_out_dir(input_path: Path) -> Path:
     """Where ``voicenotes note`` writes without ``--out``: a recording session folder (it holds
     consent.json or recording.json) or a folder of voicenotes JSON is the session folder itself;
@@ -368,6 +375,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     options = options or NoteOptions()
     input_path = Path(input_path)
     kind, loaded = classify_input(input_path)
+    info = _probe_audio(input_path) if kind == "audio" else None
     out_dir = _check_out_dir(Path(out_dir) if out_dir else default_out_dir(input_path))
     from voicenotes.note.templates import load_template
 
@@ -383,9 +391,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     audio_src: Path | None = input_path if kind == "audio" else None
 
     if kind == "audio":
-        from voicenotes.audio import probe
-
-        info = probe(input_path)  # a clear AudioError before loading a model; reused below
+        assert info is not None
         t0 = time.monotonic()
         tr = _transcriber(options, transcriber)
         transcript = _reusable_transcript(out_dir, info.sha256, tr)

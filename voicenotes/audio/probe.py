@@ -103,7 +103,8 @@ def _read_container(path: Path, wav: WavHeader | None,
                              hint="Use the recording that has the sound.")
         stream = streams.audio[0]
         cc = stream.codec_context
-        rate = int(stream.sample_rate or cc.sample_rate or 0)
+        # a stream PyAV cannot describe has no sample_rate attribute at all
+        rate = int(getattr(stream, "sample_rate", 0) or getattr(cc, "sample_rate", 0) or 0)
         channels = int(getattr(stream, "channels", 0) or cc.channels or 0)
         codec = getattr(cc.codec, "canonical_name", None) or cc.name  # "mp3", not "mp3float"
         if wav is None and rate and not MIN_RATE <= rate <= MAX_RATE:

@@ -151,6 +151,9 @@ def _header(path: Path, fmt: tuple[int, int, int, int, int], body: int, declared
     if chans == 0:
         raise AudioError(f"{shown(path)} has a damaged header: it claims 0 "
                          "channels.", hint="Export the recording again.")
+    if tag in _FIXED_RATE_WAV_TAGS and not 1 <= bits <= 64:
+        raise AudioError(f"{shown(path)} has a damaged header: it claims {bits} bits per "
+                         "sample.", hint="Export the recording again.")
     if align == 0 and bits:
         align = chans * ((bits + 7) // 8)
     return WavHeader(tag, chans, rate, align, bits, body, declared, available,

@@ -31,7 +31,12 @@ JSON_OUTPUTS = ("transcript.json", "items.json", "note.json")
 
 def lock(out_dir: Path) -> IO[str]:
     """Take the out folder's lock (one batch at a time); closing the returned file releases it."""
-    fh = open(out_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held open for the whole run
+    try:
+        fh = open(out_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held open for the whole run
+    except OSError as exc:  # a read-only or foreign folder: exit 7, not "unexpected problem"
+        raise StorageError(f"The folder {out_dir} cannot be written to: "
+                           f"{exc.strerror or type(exc).__name__}.",
+                           hint="Choose another --out folder.") from None
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from voicenotes import __version__
-from voicenotes.errors import Interrupted, VoicenotesError
+from voicenotes.errors import InputError, Interrupted, VoicenotesError
 
 
 def _click_exception() -> type[Exception]:
@@ -34,6 +34,22 @@ def _click_exception() -> type[Exception]:
 _ClickException = _click_exception()
 
 
+def _unreadable(exc: Exception) -> str | None:
+    """The plain line for Typer's "path '...' is not readable" parameter check (a file the user
+    may not read is an input problem, exit 3, not a usage box), else None."""
+    import ast
+    import re
+
+    m = re.fullmatch(r"\w+ ('.*'|\".*\") is not readable\.", str(getattr(exc, "message", "")))
+    if m is None:
+        return None
+    try:
+        name = str(ast.literal_eval(m.group(1)))
+    except (ValueError, SyntaxError):
+        name = m.group(1)
+    return f"Cannot read {name}: permission denied. Check the file's permissions."
+
+
 class _Group(TyperGroup):
     def invoke(self, ctx):
         try:
@@ -44,8 +60,14 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("Stopped. Work that had finished is kept.", err=True)
             raise typer.Exit(Interrupted.exit_code) from None
-        except (typer.Exit, typer.Abort, SystemExit, _ClickException):
-            raise  # Click's own usage errors (bad option values) print usage and exit 2
+        except _ClickException as exc:
+            unreadable = _unreadable(exc)
+            if unreadable is None:
+                raise  # Click's own usage errors (bad option values) print usage and exit 2
+            typer.echo(f"Error: {InputError(unreadable)}", err=True)  # a file, not a usage slip
+            raise typer.Exit(InputError.exit_code) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
         except BrokenPipeError:
             # output piped into e.g. `head`, which closed early: end quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
