@@ -40,6 +40,7 @@ from voicenotes.store import (
     sha256_file,
     sweep_temp_files,
 )
+from voicenotes.store.lock import session_lock
 from voicenotes.store.validate import Invalid, read_json
 from voicenotes.store.validate import check as check_json
 
@@ -271,14 +272,28 @@ def _reusable_transcript(out_dir: Path, audio_sha256: str, transcriber) -> Trans
 
 
 def _find_audio_beside(folder: Path, transcript: Transcript | None) -> Path | None:
-    if transcript is not None:
-        cand = folder / transcript.audio.file_name
-        if transcript.audio.file_name and cand.is_file():
+    """The session's audio when the input is a JSON file: a regular file in the session folder
+    itself, never a path taken from the JSON. ``audio.file_name`` only names a candidate in the
+    folder (a bare name: no folder part, no ``..``); it and ``audio.*`` must be regular files
+    (not symlinks) whose SHA-256 matches the transcript's, so a hostile transcript cannot make
+    voicenotes copy or link /etc/shadow or ../../etc/passwd."""
+    names = []
+    if transcript is not None and _bare_name(transcript.audio.file_name):
+        names.append(transcript.audio.file_name)
+    names += sorted(p.name for p in folder.glob("audio.*"))
+    want = transcript.audio.sha256 if transcript is not None else None
+    for name in names:
+        cand = folder / name
+        if cand.is_symlink() or not cand.is_file():
+            continue
+        if want is None or sha256_file(cand) == want:
             return cand
-    for p in sorted(folder.glob("audio.*")):
-        if p.is_file():
-            return p
     return None
+
+
+def _bare_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name \
+        and "\x00" not in name
 
 
 def _transcript_beside(folder: Path, itemset: ItemSet) -> Transcript | None:
@@ -377,6 +392,15 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     kind, loaded = classify_input(input_path)
     info = _probe_audio(input_path) if kind == "audio" else None
     out_dir = _check_out_dir(Path(out_dir) if out_dir else default_out_dir(input_path))
+    with session_lock(out_dir, "note"):  # one writer per folder: a second run stops at once
+        stale = stale_artefacts(out_dir)
+        result = _run_note(input_path, out_dir, options, transcriber, kind, loaded, info)
+    result.summary["rebuilt"] = stale  # the mismatches found, now rebuilt by this run
+    return result
+
+
+def _run_note(input_path: Path, out_dir: Path, options: NoteOptions, transcriber, kind: str,
+              loaded: Any, info: Any) -> NoteResult:
     from voicenotes.note.templates import load_template
 
     template = load_template(options.template)  # fail on a bad template before hours of work
@@ -432,6 +456,8 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
         if kind != "items":
             result.paths["transcript.json"] = atomic_write_json(out_dir / "transcript.json",
                                                                 transcript.to_dict())
+    made_from = {"transcript_sha256": _transcript_hash(transcript.to_dict())
+                 if transcript is not None else None}
 
     if itemset is None:
         t0 = time.monotonic()
@@ -440,6 +466,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
 
         itemset = extract_items(transcript, mode=mode, session_start=session_start,
                                 rules_paths=tuple(Path(p) for p in options.rules_paths))
+        itemset = replace(itemset, provenance={**itemset.provenance, "made_from": made_from})
         timings["extract"] = time.monotonic() - t0
     items_bytes = (json.dumps(itemset.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     result.paths["items.json"] = atomic_write_bytes(out_dir / "items.json", items_bytes)
@@ -453,6 +480,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     prov = _provenance(input_path, input_sha, transcript, itemset, generated_at, template.name)
     prov["session_start_source"] = start_source
     prov["items_sha256"] = items_sha
+    prov["made_from"] = {"items_sha256": items_sha, **made_from}
     write_note_files(out_dir, itemset, template, transcript=transcript, consent=consent,
                      provenance=prov, result=result)
     audio_name = _copy_audio(audio_src, out_dir, options.copy_audio) if audio_src else None
@@ -481,6 +509,58 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     result.summary["transcript_reused"] = reused
     _progress(options, "note", 1.0, 1.0)
     return result
+
+
+def stale_artefacts(folder: Path) -> list[str]:
+    """What in a session folder was made from something other than what the folder now holds
+    (a run killed half-way, or files copied in from another session): each artefact records the
+    hashes of its sources (items.json: the transcript's; note.json: the items' and the
+    transcript's). Plain sentences without session words; empty when all agree or when the
+    files predate these records."""
+    folder = Path(folder)
+    tr = _read_json_quiet(folder / "transcript.json")
+    t_sha = _transcript_hash(tr) if tr is not None else None
+    out = []
+    items = _read_json_quiet(folder / "items.json")
+    made = _made_from(items)
+    if made.get("transcript_sha256") and made["transcript_sha256"] != t_sha:
+        out.append("items.json was made from a different transcript.json")
+    note = _read_json_quiet(folder / "note.json")
+    made = _made_from(note)
+    if made.get("items_sha256") and (items is None
+                                     or made["items_sha256"] != sha256_file(folder / "items.json")):
+        out.append("note.md and note.json were made from a different items.json")
+    elif made.get("transcript_sha256") and made["transcript_sha256"] != t_sha:
+        out.append("note.md and note.json were made from a different transcript.json")
+    want = (tr.get("audio") or {}).get("sha256") if tr and isinstance(tr.get("audio"), dict) else None
+    for p in sorted(folder.glob("audio.*")):
+        if want and p.is_file() and not p.is_symlink() and sha256_file(p) != want:
+            out.append(f"{p.name} is not the recording transcript.json was made from "
+                       "(the review page will not play it)")
+    return out
+
+
+def _made_from(doc: dict[str, Any] | None) -> dict[str, Any]:
+    prov = doc.get("provenance") if isinstance(doc, dict) else None
+    made = prov.get("made_from") if isinstance(prov, dict) else None
+    return made if isinstance(made, dict) else {}
+
+
+def ensure_fresh(folder: Path) -> list[str]:
+    """Before ``review`` or ``export`` reads a session folder: when its artefacts disagree
+    (:func:`stale_artefacts`), rebuild them from the newest source — items, note and review
+    page from transcript.json when items.json is stale, else note and review page from
+    items.json — with the draft's template. Returns what was found (empty: nothing done)."""
+    folder = Path(folder)
+    stale = stale_artefacts(folder)
+    if not any(s.startswith(("items.json", "note.")) for s in stale):
+        return stale
+    draft = _read_json_quiet(folder / "note.json") or {}
+    options = NoteOptions(template=_text(draft.get("template")) or "crisis", copy_audio=False)
+    items_ok = not stale[0].startswith("items.json") and (folder / "items.json").is_file()
+    source = folder / ("items.json" if items_ok else "transcript.json")
+    run_note(source, folder, options)
+    return stale
 
 
 def write_note_files(out_dir: Path, itemset: ItemSet, template, *, transcript, consent, provenance,
@@ -559,11 +639,16 @@ def find_session_dir(reviewed: Path, out_dir: Path | None, input_path: Path | No
 
 def finalize_review(reviewed_path: Path, session_dir: Path, *, template: str | None = None) -> NoteResult:
     """Render the final note from a clinician's reviewed items and append the audit log."""
+    reviewed_path = Path(reviewed_path)
+    session_dir = _check_out_dir(session_dir)
+    with session_lock(session_dir, "note"):
+        return _finalize_review(reviewed_path, session_dir, template)
+
+
+def _finalize_review(reviewed_path: Path, session_dir: Path, template: str | None) -> NoteResult:
     from voicenotes.note.templates import load_template
     from voicenotes.review.page import append_audit, load_reviewed, review_events
 
-    reviewed_path = Path(reviewed_path)
-    session_dir = _check_out_dir(session_dir)
     session_items = ItemSet.from_dict(_load_json(session_dir / "items.json", "items"))
     transcript = _transcript_beside(session_dir, session_items)
     itemset = load_reviewed(reviewed_path, session_items,

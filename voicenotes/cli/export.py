@@ -23,7 +23,13 @@ def export(
     if not session_dir.is_dir():
         raise UsageError(f"{session_dir} is not a folder.",
                          hint="Give the session folder `voicenotes note` wrote.")
-    kind, paths = export_session(session_dir, fmts)
+    from voicenotes.pipeline import ensure_fresh
+    from voicenotes.store.lock import session_lock
+
+    for problem in ensure_fresh(session_dir):  # an interrupted or mixed run: rebuilt first
+        typer.echo(f"Found in the session folder: {problem}; rebuilt it.", err=True)
+    with session_lock(session_dir, "export"):
+        kind, paths = export_session(session_dir, fmts)
     if kind == "draft":
         typer.echo("The note is not signed yet: these are the draft, marked DRAFT. Sign it in "
                    f"voicenotes review {session_dir}", err=True)

@@ -120,6 +120,8 @@ def note(
         result = pipeline.run_note(input_path, out, options)
     finally:
         progress.close()
+    for problem in result.summary.get("rebuilt") or ():
+        typer.echo(f"Found in {result.out_dir}: {problem}; this run rebuilt it.", err=True)
     if not quiet:
         _print_summary(result)
     typer.echo(f"Note draft:  {result.note_md}")

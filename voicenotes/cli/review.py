@@ -35,6 +35,10 @@ def review(
                          hint="Give the session folder `voicenotes note` wrote.")
     if not 0 <= port <= 65535:
         raise UsageError("--port must be between 1 and 65535 (or 0 for a free one).")
+    from voicenotes.pipeline import ensure_fresh
+
+    for problem in ensure_fresh(session_dir):  # an interrupted or mixed run: rebuilt first
+        typer.echo(f"Found in the session folder: {problem}; rebuilt it.", err=True)
     app = ReviewApp(session_dir, template=template, idle_stop_s=max(30.0, idle_minutes * 60))
     try:
         server = ReviewServer(app, port).start()

@@ -105,11 +105,14 @@ class DecisionStore:
         return state
 
     def _save(self, events: list[dict[str, Any]]) -> None:
-        self.state["updated_at"] = now()
-        atomic_write_json(self.path, self.state)
-        state_sha = sha256_file(self.path)
-        append_audit(self.folder, [{**e, "state_sha256": state_sha,
-                                    "version": self.state["version"]} for e in events])
+        from voicenotes.store.lock import session_lock
+
+        with session_lock(self.folder, "review"):  # busy (a note run): refused, nothing mixed
+            self.state["updated_at"] = now()
+            atomic_write_json(self.path, self.state)
+            state_sha = sha256_file(self.path)
+            append_audit(self.folder, [{**e, "state_sha256": state_sha,
+                                        "version": self.state["version"]} for e in events])
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

@@ -78,13 +78,16 @@ def sign(store: DecisionStore, template: str | None = None,
     version = int(store.state.get("version") or 1)
     stem = SIGNED_STEM if version == 1 else f"{SIGNED_STEM}.v{version}"
     folder = store.folder
-    paths = {"json": atomic_write_json(folder / f"{stem}.json", note)}
-    paths.update(write_exports(note, folder, stem, FORMATS))
-    reviewed = store.reviewed_itemset().to_dict()
-    paths["items"] = atomic_write_json(folder / "items.reviewed.json", reviewed)
-    files = {p.name: sha256_file(p) for p in paths.values()}
-    store.mark_signed({"stem": stem, "template": note["template"], "files": files,
-                       "signed_at": signed_at, "note_sha256": files[f"{stem}.json"]})
+    from voicenotes.store.lock import session_lock
+
+    with session_lock(folder, "review"):  # the signed files and the state in one writer's turn
+        paths = {"json": atomic_write_json(folder / f"{stem}.json", note)}
+        paths.update(write_exports(note, folder, stem, FORMATS))
+        reviewed = store.reviewed_itemset().to_dict()
+        paths["items"] = atomic_write_json(folder / "items.reviewed.json", reviewed)
+        files = {p.name: sha256_file(p) for p in paths.values()}
+        store.mark_signed({"stem": stem, "template": note["template"], "files": files,
+                           "signed_at": signed_at, "note_sha256": files[f"{stem}.json"]})
     return {"stem": stem, "files": sorted(files), "signed_at": signed_at}
 
 
