@@ -366,6 +366,21 @@ def _check_out_dir(out_dir: Path) -> Path:
     return out_dir
 
 
+def _preflight(input_path: Path, out_dir: Path, options: NoteOptions) -> None:
+    """Every other input checked before the session folder is made: the consent records of the
+    input's and the output's folders, the --rules files and the template. A bad one stops the
+    run with nothing written."""
+    from voicenotes.extract.rules import read_rule_file
+    from voicenotes.note.templates import load_template
+
+    for folder in {input_path.parent, out_dir}:
+        if folder.is_dir():
+            load_consent_record(folder)
+    for p in options.rules_paths:
+        read_rule_file(Path(p))
+    load_template(options.template)
+
+
 def _probe_audio(path: Path):
     """A clear AudioError before the session folder is made or a model loaded."""
     from voicenotes.audio import probe
@@ -391,7 +406,9 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     input_path = Path(input_path)
     kind, loaded = classify_input(input_path)
     info = _probe_audio(input_path) if kind == "audio" else None
-    out_dir = _check_out_dir(Path(out_dir) if out_dir else default_out_dir(input_path))
+    out_dir = Path(out_dir) if out_dir else default_out_dir(input_path)
+    _preflight(input_path, out_dir, options)
+    out_dir = _check_out_dir(out_dir)
     with session_lock(out_dir, "note"):  # one writer per folder: a second run stops at once
         stale = stale_artefacts(out_dir)
         result = _run_note(input_path, out_dir, options, transcriber, kind, loaded, info)
