@@ -38,6 +38,19 @@ runner = CliRunner()
 FUZZ_COUNTS: Counter = Counter()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _build_the_cli_once():
+    """Typer rebuilds the Click command on every invoke (~25 ms); thousands of fuzz runs share
+    one build (the command itself is unchanged)."""
+    import typer.testing
+
+    original = typer.testing._get_command
+    built = original(app)
+    typer.testing._get_command = lambda a: built if a is app else original(a)
+    yield
+    typer.testing._get_command = original
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -316,8 +329,12 @@ def _open_audio(path: Path) -> int:
 
 @settings(max_examples=500, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
-@given(fields=WAV)
-def test_fuzz_wav_headers(tmp_path_factory, fields):
+@given(data=st.data())
+def test_fuzz_wav_headers(tmp_path_factory, data):
+    hostile = data.draw(WAV, label="hostile fields")
+    # some fields hostile, the rest those of a good 16-bit mono file (a few or all of them)
+    keep = data.draw(st.sets(st.sampled_from(sorted(hostile)), max_size=len(hostile)))
+    fields = {k: hostile[k] for k in keep}
     path = tmp_path_factory.mktemp("wav", numbered=True) / "fuzz.wav"
     path.write_bytes(_wav(**fields))
     code = _open_audio(path)
@@ -327,9 +344,13 @@ def test_fuzz_wav_headers(tmp_path_factory, fields):
 
 # --------------------------------------------------------------------------- JSON fuzzing
 
-DEEP: list = []
-for _ in range(70):  # deeper than any voicenotes file nests
-    DEEP = [DEEP]
+def _deep() -> list:
+    deep: list = []
+    for _ in range(70):  # deeper than any voicenotes file nests
+        deep = [deep]
+    return deep
+
+
 HOSTILE = st.one_of(
     st.none(), st.booleans(),
     st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
@@ -342,7 +363,7 @@ HOSTILE = st.one_of(
                      "<script>alert(1)</script>", "# heading", "\x00"]),
     st.lists(st.integers(-3, 3), max_size=3),
     st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
-    st.just(DEEP), st.just({}), st.just([]),
+    st.builds(_deep), st.builds(dict), st.builds(list),
 )
 
 
@@ -360,7 +381,7 @@ def _mutate(data, base: dict) -> bytes:
     """1-3 hostile edits at random JSON paths, then maybe a byte-level corruption."""
     doc = copy.deepcopy(base)
     for _ in range(data.draw(st.integers(1, 3), label="edits")):
-        paths = [p for p in _paths(doc) if p]
+        paths = [p for p in _paths(doc) if 0 < len(p) <= 8]
         if not paths:
             break
         path = data.draw(st.sampled_from(paths), label="path")
@@ -443,8 +464,8 @@ class _Rig:
 #: documented codes (5: consent not shown; 8: a malformed rules file, naming file and line)
 ALLOWED = {"transcript": {0, 3}, "extract": {0, 3}, "items": {0, 3}, "review": {0, 3},
            "consent": {0, 5}, "rules": {0, 8}}
-EXAMPLES = {"transcript": 450, "extract": 150, "items": 450, "review": 300, "consent": 200,
-            "rules": 200}
+EXAMPLES = {"transcript": 450, "extract": 150, "items": 400, "review": 300, "consent": 200,
+            "rules": 100}
 
 
 @pytest.fixture(scope="module")
@@ -479,8 +500,8 @@ def test_fuzz_report():
     exit1 = sum(n for (_, code), n in FUZZ_COUNTS.items() if code == 1)
     print(f"\nFUZZ total={total} exit1={exit1} " + " ".join(
         f"{k}:{c}={n}" for (k, c), n in sorted(FUZZ_COUNTS.items())))
-    if total:  # when the fuzz tests above ran in this session
-        assert exit1 == 0
+    assert exit1 == 0
+    if {k for k, _ in FUZZ_COUNTS} == {*EXAMPLES, "wav"}:  # every fuzz test above ran
         assert total >= 2000
 
 

@@ -164,6 +164,13 @@ class _Flush:
 _FLUSH = _Flush()
 
 
+def _channel_count(layout: Any) -> int:
+    try:
+        return len(layout.channels)
+    except AttributeError:
+        return 0
+
+
 class _Converter:
     """Decoded frames -> int16 arrays ``(channels, n)`` at the output rate.
 
@@ -178,6 +185,7 @@ class _Converter:
         self.out_layout: Any = None if per_channel else "mono"
         self.resampler: Any = None
         self.fifo: Any = None
+        self.packed = not per_channel
 
     def arrays(self, frames: Iterable[Any]) -> Iterator[np.ndarray]:
         for item in self._grouped(frames):
@@ -197,13 +205,25 @@ class _Converter:
             if self.out_layout is None and frame is not None:
                 # per channel: keep the first layout even if the stream changes later
                 self.out_layout = frame.layout
+            # planar output for the channels one by one, except from 8 channels on: PyAV
+            # 18 crashes the process converting such a planar frame to an array
+            self.packed = not self.per_channel or _channel_count(self.out_layout) >= 8
             self.resampler = av.audio.resampler.AudioResampler(
-                format="s16p" if self.per_channel else "s16",
+                format="s16" if self.packed else "s16p",
                 layout=self.out_layout, rate=self.rate)
-        for out in self.resampler.resample(frame):
+        try:
+            outs = self.resampler.resample(frame)
+        except av.error.FFmpegError:  # e.g. 32 channels with no known layout to mix down
+            raise AudioError("The recording's channels cannot be converted (its header may be "
+                             "damaged, or it has more channels than can be mixed).",
+                             hint="Export or convert the recording again (e.g. to mono or "
+                             "stereo 16 kHz WAV).") from None
+        for out in outs:
             arr = out.to_ndarray()
             if not self.per_channel:
                 arr = arr.reshape(1, -1)
+            elif self.packed:  # interleaved (1, n * channels) -> (channels, n)
+                arr = arr.reshape(-1, len(out.layout.channels)).T
             yield arr
 
     def _grouped(self, frames: Iterable[Any]) -> Iterator[Any]:

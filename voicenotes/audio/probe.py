@@ -103,6 +103,10 @@ def _read_container(path: Path, wav: WavHeader | None,
                              hint="Use the recording that has the sound.")
         stream = streams.audio[0]
         cc = stream.codec_context
+        if cc is None:  # no decoder for it (e.g. a WAV header claiming 16-bit float samples)
+            raise AudioError(f"{shown(path)} uses a sound format that cannot be decoded (its "
+                             "header may be damaged).",
+                             hint="Export or convert the recording again (e.g. to 16 kHz WAV).")
         # a stream PyAV cannot describe has no sample_rate attribute at all
         rate = int(getattr(stream, "sample_rate", 0) or getattr(cc, "sample_rate", 0) or 0)
         channels = int(getattr(stream, "channels", 0) or cc.channels or 0)

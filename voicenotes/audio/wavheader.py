@@ -151,7 +151,9 @@ def _header(path: Path, fmt: tuple[int, int, int, int, int], body: int, declared
     if chans == 0:
         raise AudioError(f"{shown(path)} has a damaged header: it claims 0 "
                          "channels.", hint="Export the recording again.")
-    if tag in _FIXED_RATE_WAV_TAGS and not 1 <= bits <= 64:
+    # PCM, float, A-law and mu-law samples are 8 to 64 bits; fewer (0 or 1 bit) is a broken
+    # header, and FFmpeg's decoder can crash the process on such a file
+    if tag in _FIXED_RATE_WAV_TAGS and not 8 <= bits <= 64:
         raise AudioError(f"{shown(path)} has a damaged header: it claims {bits} bits per "
                          "sample.", hint="Export the recording again.")
     if align == 0 and bits:
