@@ -473,8 +473,8 @@ def _run_note(input_path: Path, out_dir: Path, options: NoteOptions, transcriber
         if kind != "items":
             result.paths["transcript.json"] = atomic_write_json(out_dir / "transcript.json",
                                                                 transcript.to_dict())
-    made_from = {"transcript_sha256": _transcript_hash(transcript.to_dict())
-                 if transcript is not None else None}
+    # what each artefact was made from, checked by stale_artefacts on the next run
+    transcript_sha = _transcript_hash(transcript.to_dict()) if transcript is not None else None
 
     if itemset is None:
         t0 = time.monotonic()
@@ -483,7 +483,8 @@ def _run_note(input_path: Path, out_dir: Path, options: NoteOptions, transcriber
 
         itemset = extract_items(transcript, mode=mode, session_start=session_start,
                                 rules_paths=tuple(Path(p) for p in options.rules_paths))
-        itemset = replace(itemset, provenance={**itemset.provenance, "made_from": made_from})
+        itemset = replace(itemset, provenance={**itemset.provenance,
+                                               "transcript_sha256": transcript_sha})
         timings["extract"] = time.monotonic() - t0
     items_bytes = (json.dumps(itemset.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     result.paths["items.json"] = atomic_write_bytes(out_dir / "items.json", items_bytes)
@@ -497,7 +498,7 @@ def _run_note(input_path: Path, out_dir: Path, options: NoteOptions, transcriber
     prov = _provenance(input_path, input_sha, transcript, itemset, generated_at, template.name)
     prov["session_start_source"] = start_source
     prov["items_sha256"] = items_sha
-    prov["made_from"] = {"items_sha256": items_sha, **made_from}
+    prov["transcript_sha256"] = transcript_sha
     write_note_files(out_dir, itemset, template, transcript=transcript, consent=consent,
                      provenance=prov, result=result)
     audio_name = _copy_audio(audio_src, out_dir, options.copy_audio) if audio_src else None
@@ -558,9 +559,13 @@ def stale_artefacts(folder: Path) -> list[str]:
 
 
 def _made_from(doc: dict[str, Any] | None) -> dict[str, Any]:
+    """The source hashes an artefact recorded in its provenance (items_sha256 and
+    transcript_sha256; only text values count)."""
     prov = doc.get("provenance") if isinstance(doc, dict) else None
-    made = prov.get("made_from") if isinstance(prov, dict) else None
-    return made if isinstance(made, dict) else {}
+    if not isinstance(prov, dict):
+        return {}
+    return {k: prov[k] for k in ("items_sha256", "transcript_sha256")
+            if isinstance(prov.get(k), str)}
 
 
 def ensure_fresh(folder: Path) -> list[str]:
