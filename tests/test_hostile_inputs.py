@@ -575,3 +575,26 @@ def test_a_folder_left_mixed_is_reported_and_rebuilt(tmp_path):
     assert code == 0
     assert "note.md and note.json were made from a different items.json; this run rebuilt it" in err
     assert stale_artefacts(sess) == []
+
+
+# --------------------------------------------------------------------------- the schemas
+
+
+def test_schemas_agree_with_the_domain_and_the_builtin_rules():
+    from voicenotes import domain
+    from voicenotes.extract.rules import BUILTIN_FILES, RULES_DIR
+    from voicenotes.store.validate import SCHEMAS, check
+
+    item = json.loads((SCHEMAS / "items.schema.json").read_text())["$defs"]["item"]["properties"]
+    for field, values in (("type", domain.ITEM_TYPES), ("polarity", domain.POLARITY),
+                          ("modality", domain.MODALITY), ("experiencer", domain.EXPERIENCER),
+                          ("temporality", domain.TEMPORALITY), ("certainty", domain.CERTAINTY),
+                          ("speaker", domain.ROLES)):
+        assert set(item[field]["enum"]) == set(values), field
+    for name in BUILTIN_FILES:
+        for line in (RULES_DIR / name).read_text("utf-8").splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                check(json.loads(line), "rule", name)
+    # what voicenotes itself writes passes its own door
+    check(_small_transcript(), "transcript", "transcript.json")
+    check(_items_for(_small_transcript()), "items", "items.json")
