@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import os
-import stat
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from typing import Any
 
 from voicenotes.errors import InputError, StorageError
 from voicenotes.store.audit_key import key_id, load_key
+from voicenotes.store.safeopen import open_nofollow
 
 AUDIT_FILE = "audit.jsonl"
 TORN_PREFIX = AUDIT_FILE + ".torn-"
@@ -55,26 +55,6 @@ def _is_entry(raw: bytes) -> bool:
         return isinstance(json.loads(raw), dict)
     except ValueError:
         return False
-
-
-def _refuse_link(path: Path) -> InputError:
-    return InputError(f"{path} is a symbolic link; voicenotes does not follow links in a session "
-                      "folder.", hint="Replace the link with the file itself, or remove it.")
-
-
-def open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
-    """``os.open`` with ``O_NOFOLLOW``: a symbolic link (or a non-regular file) is refused with
-    one plain line (exit 3), never followed."""
-    try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise _refuse_link(path) from None
-        raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise InputError(f"{path} is not a regular file.", hint="Remove it and try again.")
-    return fd
 
 
 # --------------------------------------------------------------------------- the tail
