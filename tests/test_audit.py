@@ -206,7 +206,7 @@ def test_symlinked_audit_log_is_refused_and_its_target_untouched(tmp_path):
     assert "Traceback" not in res.output
     assert target.read_bytes() == b"do not touch\n"
     code, text = _verify(folder)
-    assert code == 3 and "symbolic link" in text
+    assert code == 10 and "symbolic link" in text and "DAMAGED" in text
 
 
 def test_verify_walks_a_root_of_sessions(tmp_path):
@@ -232,3 +232,19 @@ def _own_key(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("VOICENOTES_AUDIT_KEY", str(tmp_path_factory.mktemp("key") / "audit.key"))
     yield
     assert key_path().exists() or True
+
+
+def test_processes_racing_to_make_the_key_all_get_the_same_one(tmp_path):
+    """Parallel batch workers may write their first logs at once: one key wins, none is torn."""
+    import subprocess
+    import sys
+
+    key = tmp_path / "race" / "audit.key"
+    env = {**os.environ, "VOICENOTES_AUDIT_KEY": str(key)}
+    code = "from voicenotes.store.audit_key import load_key; print(load_key().hex())"
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                              text=True) for _ in range(6)]
+    keys = {p.communicate(timeout=60)[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert len(keys) == 1 and len(next(iter(keys))) == 64
+    assert sorted(p.name for p in key.parent.iterdir()) == ["audit.key"]

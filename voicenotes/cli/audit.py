@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from voicenotes.errors import InputError, IntegrityError
+from voicenotes.errors import InputError, IntegrityError, VoicenotesError
 
 
 def _audit_folders(root: Path) -> list[Path]:
@@ -48,7 +48,13 @@ def verify_cmd(
     key = load_key(create=False)
     bad = 0
     for folder in folders:
-        res = check_folder(folder, key)
+        try:
+            res = check_folder(folder, key)
+        except (OSError, VoicenotesError) as exc:  # a link in the log's place, unreadable file
+            bad += 1
+            why = exc.message if isinstance(exc, VoicenotesError) else (exc.strerror or str(exc))
+            typer.echo(f"DAMAGED   {folder}: the log cannot be checked: {why}")
+            continue
         if res.ok:
             torn = f"; {res.torn} cut-off line(s) set aside" if res.torn else ""
             typer.echo(f"intact    {folder} ({res.lines} entries{torn})")

@@ -11,6 +11,7 @@ that signed it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -55,19 +56,24 @@ def _read_key(path: Path) -> bytes:
 
 
 def _create_key(path: Path) -> None:
+    """Write a new key beside ``path`` and link it into place: readers never see a half-written
+    key, and when two processes race the first link wins (the other's key is discarded)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
-        return  # another process made it first; read theirs
-    try:
-        data = (secrets.token_bytes(_KEY_BYTES).hex() + "\n").encode("ascii")
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
+        try:
+            view = memoryview((secrets.token_bytes(_KEY_BYTES).hex() + "\n").encode("ascii"))
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+            os.link(tmp, path)
     finally:
-        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def load_key(*, create: bool = True) -> bytes | None:
