@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 
 from voicenotes.cli import app
 from voicenotes.store.audit import AUDIT_FILE, append_audit, check_folder
-from voicenotes.store.audit_key import key_path
 
 runner = CliRunner()
 
@@ -159,7 +158,9 @@ def test_key_is_made_once_private_and_a_log_from_another_key_fails(tmp_path, mon
     assert key.read_bytes() == first and check_folder(folder).ok
     assert check_folder(folder).lines == 3
     monkeypatch.setenv("VOICENOTES_AUDIT_KEY", str(tmp_path / "other.key"))
-    append_audit(tmp_path / "s2" if (tmp_path / "s2").mkdir() is None else folder, [{"event": "x"}])
+    other = _mk(tmp_path / "s2")
+    append_audit(other, [{"event": "x"}])  # this installation's logs verify with its own key
+    assert check_folder(other).ok
     res = check_folder(folder)
     assert not res.ok and res.bad_line == 1 and "another installation's key" in res.reason
 
@@ -229,9 +230,8 @@ def _mk(p):
 
 @pytest.fixture(autouse=True)
 def _own_key(tmp_path_factory, monkeypatch):
+    """Each test its own installation key."""
     monkeypatch.setenv("VOICENOTES_AUDIT_KEY", str(tmp_path_factory.mktemp("key") / "audit.key"))
-    yield
-    assert key_path().exists() or True
 
 
 def test_processes_racing_to_make_the_key_all_get_the_same_one(tmp_path):
@@ -248,3 +248,13 @@ def test_processes_racing_to_make_the_key_all_get_the_same_one(tmp_path):
     assert all(p.returncode == 0 for p in procs)
     assert len(keys) == 1 and len(next(iter(keys))) == 64
     assert sorted(p.name for p in key.parent.iterdir()) == ["audit.key"]
+
+
+def test_without_the_key_verify_says_it_cannot_check_and_makes_no_key(tmp_path, monkeypatch):
+    folder = _mk(tmp_path / "s")
+    append_audit(folder, [{"event": "a"}])
+    missing = tmp_path / "elsewhere" / "audit.key"
+    monkeypatch.setenv("VOICENOTES_AUDIT_KEY", str(missing))
+    code, text = _verify(folder)
+    assert code == 10 and text.startswith("NOT CHECKED") and "no audit key" in text, text
+    assert not missing.exists()

@@ -46,21 +46,26 @@ def verify_cmd(
         raise InputError(f"No audit log (audit.jsonl) was found in {path}.",
                          hint="Give a folder that voicenotes note or review wrote.")
     key = load_key(create=False)
-    bad = 0
+    bad = unchecked = 0
     for folder in folders:
         try:
             res = check_folder(folder, key)
         except (OSError, VoicenotesError) as exc:  # a link in the log's place, unreadable file
             bad += 1
             why = exc.message if isinstance(exc, VoicenotesError) else (exc.strerror or str(exc))
-            typer.echo(f"DAMAGED   {folder}: the log cannot be checked: {why}")
+            typer.echo(f"DAMAGED     {folder}: the log cannot be checked: {why}")
             continue
         if res.ok:
             torn = f"; {res.torn} cut-off line(s) set aside" if res.torn else ""
-            typer.echo(f"intact    {folder} ({res.lines} entries{torn})")
+            typer.echo(f"intact      {folder} ({res.lines} entries{torn})")
         else:
             bad += 1
-            typer.echo(f"DAMAGED   {folder}: {res.reason}")
+            unchecked += res.no_key
+            typer.echo(f"{'NOT CHECKED' if res.no_key else 'DAMAGED    '} {folder}: {res.reason}")
+    if bad and bad == unchecked:
+        raise IntegrityError(f"{bad} audit log(s) could not be checked: this computer has no "
+                             "audit key.", hint="Check them on the computer that wrote them, or "
+                             "restore its audit.key from a backup.")
     if bad:
         raise IntegrityError(f"{bad} of {len(folders)} audit log(s) failed the check.",
                              hint="Keep the folder as it is and tell whoever looks after records.")

@@ -180,6 +180,7 @@ class AuditCheck:
     bad_line: int | None = None  # 1-based
     reason: str = ""
     torn: int = 0  # entries that set a torn tail aside
+    no_key: bool = False  # this installation has no audit key: nothing could be checked
 
 
 def _check_line(n: int, raw: bytes, prev: str | None, key: bytes | None) -> tuple[str, dict]:
@@ -214,6 +215,9 @@ def check_audit(path: Path, key: bytes | None = None) -> AuditCheck:
         data = os.pread(fd, os.fstat(fd).st_size, 0)
     finally:
         os.close(fd)
+    if key is None and data:
+        return AuditCheck(False, data.count(b"\n"), 1, "cannot be checked: this computer has no "
+                          "audit key (check it on the computer that wrote it)", no_key=True)
     pieces = data.split(b"\n")
     lines, rest = pieces[:-1], pieces[-1]
     prev, torn = None, 0
