@@ -258,3 +258,43 @@ def test_without_the_key_verify_says_it_cannot_check_and_makes_no_key(tmp_path, 
     code, text = _verify(folder)
     assert code == 10 and text.startswith("NOT CHECKED") and "no audit key" in text, text
     assert not missing.exists()
+
+
+def test_short_writes_are_completed_and_a_full_disk_leaves_a_tail_the_next_append_sets_aside(
+        tmp_path, monkeypatch):
+    import errno
+
+    from voicenotes.errors import StorageError
+    from voicenotes.store import audit as audit_mod
+
+    folder = _mk(tmp_path / "s")
+    real_write = os.write
+    calls = []
+
+    def short(fd, data):  # the kernel may write less than asked
+        calls.append(len(data))
+        return real_write(fd, bytes(data[:37]))
+
+    monkeypatch.setattr(audit_mod.os, "write", short)
+    append_audit(folder, [{"event": "a", "pad": "x" * 500}, {"event": "b"}])
+    assert len(calls) > 10 and check_folder(folder).ok and check_folder(folder).lines == 2
+
+    budget = [300]
+
+    def disk_fills(fd, data):  # 300 bytes fit, then the disk is full
+        if budget[0] <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = real_write(fd, bytes(data[:budget[0]]))
+        budget[0] -= n
+        return n
+
+    monkeypatch.setattr(audit_mod.os, "write", disk_fills)
+    with pytest.raises(StorageError, match="No space left"):
+        append_audit(folder, [{"event": "c", "pad": "y" * 1000}])
+    assert not check_folder(folder).ok  # a cut-off line is on disk now
+    monkeypatch.setattr(audit_mod.os, "write", real_write)
+    append_audit(folder, [{"event": "d"}])
+    events = [json.loads(x)["event"] for x in (folder / AUDIT_FILE).read_text().splitlines()]
+    assert events == ["a", "b", "torn_tail_quarantined", "d"]
+    assert (folder / "audit.jsonl.torn-1").stat().st_size == 300
+    assert _verify(folder)[0] == 0
