@@ -40,6 +40,7 @@ from voicenotes.store import (
     sha256_file,
     sweep_temp_files,
 )
+from voicenotes.store.audit import audit_head
 from voicenotes.store.lock import session_lock
 from voicenotes.store.validate import Invalid, read_json
 from voicenotes.store.validate import check as check_json
@@ -499,6 +500,7 @@ def _run_note(input_path: Path, out_dir: Path, options: NoteOptions, transcriber
     prov["session_start_source"] = start_source
     prov["items_sha256"] = items_sha
     prov["transcript_sha256"] = transcript_sha
+    prov["audit_head"] = audit_head(out_dir)  # the log's end before this draft's entry
     write_note_files(out_dir, itemset, template, transcript=transcript, consent=consent,
                      provenance=prov, result=result)
     audio_name = _copy_audio(audio_src, out_dir, options.copy_audio) if audio_src else None
@@ -681,6 +683,7 @@ def _finalize_review(reviewed_path: Path, session_dir: Path, template: str | Non
     prov = dict(draft["provenance"]) if isinstance(draft.get("provenance"), dict) else {}
     prov.update({"reviewed_file_sha256": sha256_file(reviewed_path), "generated_at": _now(),
                  "template": tpl.name, "voicenotes_version": __version__})
+    prov["audit_head"] = audit_head(session_dir)
     header = draft["header"] if isinstance(draft.get("header"), dict) else {}
     consent = header.get("consent_record") if isinstance(header.get("consent_record"), dict) \
         else None

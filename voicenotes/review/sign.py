@@ -19,6 +19,7 @@ from voicenotes.schema import Transcript
 
 __all__ = ["export_session", "load_transcript", "session_note", "sign"]
 from voicenotes.store import atomic_write_json, sha256_file
+from voicenotes.store.audit import audit_head
 
 SIGNED_STEM = "note.signed"
 DRAFT_STEM = "note.draft"
@@ -78,6 +79,7 @@ def sign(store: DecisionStore, template: str | None = None,
     version = int(store.state.get("version") or 1)
     stem = SIGNED_STEM if version == 1 else f"{SIGNED_STEM}.v{version}"
     folder = store.folder
+    note["provenance"] = {**(note.get("provenance") or {}), "audit_head": audit_head(folder)}
     from voicenotes.store.lock import session_lock
 
     with session_lock(folder, "review"):  # the signed files and the state in one writer's turn
