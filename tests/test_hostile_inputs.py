@@ -261,7 +261,7 @@ def test_audio_file_name_in_a_transcript_is_never_followed(tmp_path, name):
     assert '<audio id="audio"' not in html and 'id="no-audio"' in html
 
 
-def test_the_recording_in_the_folder_is_still_found_by_name_and_hash(tmp_path):
+def test_the_recording_in_the_folder_is_still_found(tmp_path):
     sess = tmp_path / "sess"
     sess.mkdir()
     audio = sess / "session-0001.wav"
@@ -273,7 +273,9 @@ def test_the_recording_in_the_folder_is_still_found_by_name_and_hash(tmp_path):
     assert _run(["note", str(sess / "transcript.json"), "--out", str(sess)])[0] == 0
     assert '<audio id="audio" controls preload="metadata" src="session-0001.wav">' \
         in (sess / "review.html").read_text()
-    t["audio"]["sha256"] = "0" * 64  # another recording's transcript: not linked
+    # an audio.* copy of another recording is not played for this transcript
+    audio.rename(sess / "audio.wav")
+    t["audio"]["sha256"] = "0" * 64
     (sess / "transcript.json").write_text(json.dumps(t))
     assert _run(["note", str(sess / "transcript.json"), "--out", str(sess)])[0] == 0
     assert '<audio id="audio"' not in (sess / "review.html").read_text()

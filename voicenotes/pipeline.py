@@ -275,21 +275,21 @@ def _reusable_transcript(out_dir: Path, audio_sha256: str, transcriber) -> Trans
 def _find_audio_beside(folder: Path, transcript: Transcript | None) -> Path | None:
     """The session's audio when the input is a JSON file: a regular file in the session folder
     itself, never a path taken from the JSON. ``audio.file_name`` only names a candidate in the
-    folder (a bare name: no folder part, no ``..``); it and ``audio.*`` must be regular files
-    (not symlinks) whose SHA-256 matches the transcript's, so a hostile transcript cannot make
-    voicenotes copy or link /etc/shadow or ../../etc/passwd."""
-    names = []
-    if transcript is not None and _bare_name(transcript.audio.file_name):
-        names.append(transcript.audio.file_name)
-    names += sorted(p.name for p in folder.glob("audio.*"))
-    want = transcript.audio.sha256 if transcript is not None else None
-    for name in names:
-        cand = folder / name
-        if cand.is_symlink() or not cand.is_file():
-            continue
-        if want is None or sha256_file(cand) == want:
+    folder (a bare name: no folder part, no ``..``); candidates must be regular files, not
+    symlinks, so a hostile transcript cannot make voicenotes copy or link /etc/shadow or
+    ../../etc/passwd. The file with the transcript's SHA-256 comes first; failing that, the file
+    the transcript names; an ``audio.*`` of another recording is not used."""
+    named = transcript.audio.file_name if transcript is not None else ""
+    names = [named] if _bare_name(named) else []
+    names += sorted(p.name for p in folder.glob("audio.*") if p.name != named)
+    found = [folder / n for n in names
+             if not (folder / n).is_symlink() and (folder / n).is_file()]
+    if transcript is None:
+        return found[0] if found else None
+    for cand in found:
+        if sha256_file(cand) == transcript.audio.sha256:
             return cand
-    return None
+    return folder / named if names and names[0] == named and folder / named in found else None
 
 
 def _bare_name(name: str) -> bool:
@@ -555,8 +555,7 @@ def stale_artefacts(folder: Path) -> list[str]:
     want = (tr.get("audio") or {}).get("sha256") if tr and isinstance(tr.get("audio"), dict) else None
     for p in sorted(folder.glob("audio.*")):
         if want and p.is_file() and not p.is_symlink() and sha256_file(p) != want:
-            out.append(f"{p.name} is not the recording transcript.json was made from "
-                       "(the review page will not play it)")
+            out.append(f"{p.name} is not the recording transcript.json was made from")
     return out
 
 
