@@ -600,3 +600,41 @@ def test_schemas_agree_with_the_domain_and_the_builtin_rules():
     # what voicenotes itself writes passes its own door
     check(_small_transcript(), "transcript", "transcript.json")
     check(_items_for(_small_transcript()), "items", "items.json")
+
+
+def test_review_saves_and_export_refuse_while_another_process_writes(tmp_path):
+    """A real second process holds the folder's lock: a review decision and an export stop at
+    once with one line (exit 7 / FolderBusy), and nothing in the folder changes."""
+    from voicenotes.review.decisions import DecisionStore
+    from voicenotes.store.lock import FolderBusy
+
+    src = tmp_path / "src"
+    src.mkdir()
+    t = _small_transcript()
+    (src / "transcript.json").write_text(json.dumps(t))
+    (src / "items.json").write_text(json.dumps(_items_for(t)))
+    sess = tmp_path / "sess"
+    assert _run(["note", str(src / "items.json"), "--out", str(sess)])[0] == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom voicenotes.store.lock import session_lock\n"
+         f"with session_lock({str(sess)!r}, 'note'):\n    print('held', flush=True)\n"
+         "    sys.stdin.readline()\n"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = _tree(sess)
+        store = DecisionStore(sess)
+        item = store.itemset.items[0].id
+        with pytest.raises(FolderBusy, match=rf"Another voicenotes command \(note, process "
+                                             rf"{holder.pid}\) is writing to"):
+            store.decide(item, "accepted")
+        assert item not in store.snapshot()["decisions"]  # the refused change is not kept
+        code, err, _ = _run(["export", str(sess), "--format", "md"])
+        assert code == 7 and _one_plain_line(err), err
+        assert _tree(sess) == before
+    finally:
+        holder.communicate("\n", timeout=30)
+    store = DecisionStore(sess)
+    store.decide(item, "accepted")  # the lock is free again
+    assert _run(["export", str(sess), "--format", "md"])[0] == 0

@@ -105,14 +105,18 @@ class DecisionStore:
         return state
 
     def _save(self, events: list[dict[str, Any]]) -> None:
-        from voicenotes.store.lock import session_lock
+        from voicenotes.store.lock import FolderBusy, session_lock
 
-        with session_lock(self.folder, "review"):  # busy (a note run): refused, nothing mixed
-            self.state["updated_at"] = now()
-            atomic_write_json(self.path, self.state)
-            state_sha = sha256_file(self.path)
-            append_audit(self.folder, [{**e, "state_sha256": state_sha,
-                                        "version": self.state["version"]} for e in events])
+        try:
+            with session_lock(self.folder, "review"):  # one writer per folder
+                self.state["updated_at"] = now()
+                atomic_write_json(self.path, self.state)
+                state_sha = sha256_file(self.path)
+                append_audit(self.folder, [{**e, "state_sha256": state_sha,
+                                            "version": self.state["version"]} for e in events])
+        except FolderBusy:  # another command writes: refused, and the unsaved change undone
+            self.state = self._load()
+            raise
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
