@@ -324,6 +324,15 @@ def seal_folder(folder: Path, *, passphrase: str | None = None) -> SealReport:
     return report
 
 
+def reseal(folder: Path) -> SealReport:
+    """Seal ``folder`` again the way it was sealed (its key, or its passphrase), or with the
+    installation's key when it was not sealed."""
+    folder = Path(folder)
+    if _marker(folder).get("method") == "passphrase" or (folder / FOLDER_KEY).is_file():
+        return seal_folder(folder, passphrase=passphrase_from_env_or_prompt())
+    return seal_folder(folder)
+
+
 def unseal_folder(folder: Path, *, passphrase: str | None = None) -> SealReport:
     """Decrypt every ``*.age`` file of one session folder back in place; then drop the marker."""
     folder = Path(folder)
