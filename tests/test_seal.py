@@ -136,6 +136,22 @@ def test_export_of_a_sealed_folder_matches_the_plain_one(keyed, real_session, tm
     # decrypted in memory only: nothing but the requested exports appeared
     assert set(os.listdir(sealed)) == before | {"note.draft.txt", "note.draft.md"}
     assert "these exported files are not" in b.output and "sealed" in b.output
+    # the review workstation serves the page and the audio of the sealed folder from memory
+    import urllib.request
+
+    from voicenotes.review.app import ReviewApp, ReviewServer
+
+    review = ReviewApp(sealed)
+    assert review.audio == "audio.flac"
+    server = ReviewServer(review, 0).start()
+    try:
+        with urllib.request.urlopen(server.url + "audio.flac", timeout=10) as r:
+            assert r.read() == (plain / "audio.flac").read_bytes()
+        with urllib.request.urlopen(server.url, timeout=10) as r:
+            assert r.status == 200 and b"audio.flac" in r.read()
+    finally:
+        server.stop()
+    assert set(os.listdir(sealed)) == before | {"note.draft.txt", "note.draft.md"}
     # sealing again seals the exports too
     assert runner.invoke(app, ["seal", str(sealed)]).exit_code == 0
     assert not (sealed / "note.draft.txt").exists() and (sealed / "note.draft.txt.age").is_file()
