@@ -22,7 +22,7 @@ def purge(
 ) -> None:
     """Delete the session folders whose consented retention period is over (consent.json), or
     that are older than --older-than DAYS. Lists them first and asks unless --yes; records what
-    was deleted (folder names, dates, sizes, never session words) in the audit log at ROOT.
+    was deleted (folder names, ages, sizes, never session words) in the audit log at ROOT.
     Deleting does not wipe the disk: see the privacy notes in the documentation."""
     from voicenotes.errors import InputError, UsageError
     from voicenotes.store.audit import append_audit
