@@ -245,6 +245,28 @@ def test_a_root_of_many_folders_and_symlinks_left_alone(keyed, tmp_path):
     assert res.exit_code == 0 and (root / "clients" / "b" / "items.json").read_text() == '{"items": []}'
 
 
+def test_a_folder_being_recorded_is_neither_sealed_nor_purged(keyed, tmp_path):
+    from voicenotes.record.journal import recording_lock
+
+    root = tmp_path / "recordings"
+    live = root / "session-live"
+    live.mkdir(parents=True)
+    (live / "session-0001.wav").write_bytes(b"RIFF" + os.urandom(2000))
+    _consented(live, days_ago=100, retention=30)
+    with recording_lock(live):
+        before = _snapshot(live)
+        res = runner.invoke(app, ["seal", str(root)])
+        assert res.exit_code == 0 and "being recorded right now" in res.output
+        assert _snapshot(live) == before
+        res = runner.invoke(app, ["purge", str(root), "--yes"])
+        assert res.exit_code == 0 and "kept: being recorded right now" in res.output
+        assert live.is_dir()
+    res = runner.invoke(app, ["seal", str(root)])  # done recording: sealed, lock file left alone
+    assert res.exit_code == 0, res.output
+    assert sorted(os.listdir(live)) == [".recording.lock", "consent.json", "sealed.json",
+                                        "session-0001.wav.age"]
+
+
 def test_a_sealed_copy_that_does_not_verify_keeps_the_original(keyed, tmp_path, monkeypatch):
     import pyrage
 

@@ -25,8 +25,8 @@ def purge(
     was deleted (folder names, ages, sizes, never session words) in the audit log at ROOT.
     Deleting does not wipe the disk: see the privacy notes in the documentation."""
     from voicenotes.errors import InputError, UsageError
+    from voicenotes.record.retention import delete_folder, plan
     from voicenotes.store.audit import append_audit
-    from voicenotes.store.retention import delete_folder, plan
     from voicenotes.store.seal import is_session_folder
 
     if not root.is_dir() or root.is_symlink():

@@ -47,18 +47,23 @@ def seal(
     only after its sealed copy was checked. review, export and note --from-review still work on
     a sealed folder, decrypting in memory only. audit.jsonl and consent.json stay readable: they
     hold no session words."""
+    from voicenotes.record.journal import being_recorded
     from voicenotes.store.seal import seal_folder
 
     folders = _folders(path)
     secret = _passphrase(confirm=True) if passphrase else None
-    total = 0
+    total, count = 0, 0
     for folder in folders:
+        if being_recorded(folder):
+            typer.echo(f"Not sealed: {folder} is being recorded right now. Seal it when the "
+                       "recording is done.", err=True)
+            continue
         report = seal_folder(folder, passphrase=secret)
-        total += report.bytes
+        total, count = total + report.bytes, count + 1
         typer.echo(f"Sealed {len(report.done)} file(s) in {folder}")
         for why in report.skipped:
             typer.echo(f"  not sealed: {why}", err=True)
-    typer.echo(f"{len(folders)} session folder(s) sealed ({_mb(total)}).", err=True)
+    typer.echo(f"{count} session folder(s) sealed ({_mb(total)}).", err=True)
 
 
 def unseal(

@@ -275,6 +275,8 @@ def _to_seal(folder: Path, report: SealReport) -> list[Path]:
         name = p.name
         if name in CLEAR_FILES or name.endswith(SUFFIX) or name.startswith(TMP_PREFIX):
             continue
+        if name.startswith(".") and p.is_file() and not p.is_symlink() and p.stat().st_size == 0:
+            continue  # an empty lock file (a recorder's, a writer's): nothing to hide
         if p.is_symlink():
             report.skipped.append(f"{name}: a symbolic link, left alone")
         elif p.is_dir():

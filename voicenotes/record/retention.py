@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from voicenotes.errors import ConsentError, StorageError
+from voicenotes.record.consent import load_consent
+from voicenotes.record.journal import being_recorded
 from voicenotes.store.seal import is_sealed, session_folders
 
 DAY_S = 86400.0
@@ -57,8 +59,6 @@ def _parse(ts: str) -> datetime | None:
 
 def _consent(folder: Path) -> tuple[datetime | None, date | None, str | None]:
     """(consented at, destroy-by date, problem) from the folder's consent record."""
-    from voicenotes.record.consent import load_consent
-
     try:
         rec = load_consent(folder)
     except ConsentError:
@@ -75,6 +75,8 @@ def assess(folder: Path, older_than_days: float | None, now: datetime | None = N
     when = consented or datetime.fromtimestamp(newest, UTC)
     age = (now - when).total_seconds() / DAY_S
     sealed = is_sealed(folder)
+    if being_recorded(folder):
+        return Candidate(folder, False, "kept: being recorded right now", age, size, sealed)
     if destroy_by is not None and now.date() > destroy_by:
         return Candidate(folder, True, f"past its consented retention (destroy by {destroy_by})",
                          age, size, sealed)
