@@ -341,3 +341,18 @@ def test_purge_lists_asks_deletes_and_logs_without_session_words(keyed, tmp_path
     assert verify_audit(root / "audit.jsonl")
     res = runner.invoke(app, ["purge", str(root), "--yes"])
     assert res.exit_code == 0 and "0 due for deletion" in res.output
+
+
+def test_audit_verify_still_sees_a_removed_tail_in_a_sealed_folder(keyed, tmp_path):
+    """The notes' record of the log's end is read from the sealed note.json.age in memory."""
+    src, _ = _items_folder(tmp_path)
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["note", str(src / "items.json"), "--out", str(out), "--seal"]).exit_code == 0
+    assert not (out / "note.json").exists()
+    ok = runner.invoke(app, ["audit", "verify", str(out)])
+    assert ok.exit_code == 0, ok.output
+    log = out / "audit.jsonl"
+    lines = log.read_bytes().split(b"\n")[:-1]
+    log.write_bytes(b"".join(ln + b"\n" for ln in lines[:-1]))
+    bad = runner.invoke(app, ["audit", "verify", str(out)])
+    assert bad.exit_code == 10 and "is missing" in bad.output, bad.output

@@ -75,6 +75,12 @@ class DependencyError(VoicenotesError):
     exit_code = 9
 
 
+class IntegrityError(VoicenotesError):
+    """A check of stored data failed: an audit log was changed, cut short or not signed here."""
+
+    exit_code = 10
+
+
 class Interrupted(VoicenotesError):
     """The user stopped the run (Ctrl-C). Finished work is kept."""
 

@@ -40,6 +40,7 @@ from voicenotes.store import (
     sha256_file,
     sweep_temp_files,
 )
+from voicenotes.store.audit import audit_head
 from voicenotes.store.seal import exists as sealed_exists
 from voicenotes.store.seal import read_bytes, read_text
 
@@ -445,6 +446,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     prov = _provenance(input_path, input_sha, transcript, itemset, generated_at, template.name)
     prov["session_start_source"] = start_source
     prov["items_sha256"] = items_sha
+    prov["audit_head"] = audit_head(out_dir)  # the log's end before this draft's entry
     write_note_files(out_dir, itemset, template, transcript=transcript, consent=consent,
                      provenance=prov, result=result)
     audio_name = _copy_audio(audio_src, out_dir, options.copy_audio) if audio_src else None
@@ -566,6 +568,7 @@ def finalize_review(reviewed_path: Path, session_dir: Path, *, template: str | N
     prov = dict(draft.get("provenance") or {})
     prov.update({"reviewed_file_sha256": sha256_file(reviewed_path), "generated_at": _now(),
                  "template": tpl.name, "voicenotes_version": __version__})
+    prov["audit_head"] = audit_head(session_dir)
     consent = (draft.get("header") or {}).get("consent_record") or load_consent_record(session_dir)
     result = NoteResult(out_dir=session_dir, input_kind="review")
     reviewed_bytes = (json.dumps(itemset.to_dict(), indent=2, ensure_ascii=False) + "\n").encode()

@@ -1,6 +1,7 @@
 """Command modules, one per area. Each defines ``register(app)``; keep top-level imports light."""
 
 from voicenotes.cli import (
+    audit,
     batch,
     export,
     extract,
@@ -17,4 +18,4 @@ from voicenotes.cli import (
 
 # the order of `voicenotes --help`: the main job first, developer tools last
 ALL = (note, review, export, record, seal, purge, keys, transcribe, extract, batch, speakers,
-       models)
+       models, audit)

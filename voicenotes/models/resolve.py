@@ -147,6 +147,9 @@ def offline_guard() -> None:
     """Keep the Hugging Face hub client offline; call before importing faster_whisper."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    from voicenotes.privacy import quiet_libraries
+
+    quiet_libraries()  # onnxruntime (faster-whisper's speech detector) reports nothing
     constants = sys.modules.get("huggingface_hub.constants")
     if constants is not None:  # already imported: it read the environment at import time
         setattr(constants, "HF_HUB_OFFLINE", True)  # noqa: B010 - not declared on ModuleType

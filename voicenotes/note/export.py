@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from voicenotes.errors import DependencyError, UsageError
+from voicenotes.note.mdtext import md_text
 from voicenotes.store import atomic_write_bytes, atomic_write_text
 
 FORMATS = ("docx", "pdf", "txt", "md")
@@ -188,9 +189,11 @@ def render_text(note: dict[str, Any]) -> str:
 
 
 def render_markdown(note: dict[str, Any]) -> str:
+    """Markdown; every block's text escaped (:func:`md_text`) so it cannot add structure."""
     out: list[str] = []
     prefix = {"title": "# ", "h1": "\n## ", "h2": "\n### ", "li": "- "}
-    for kind, text in blocks(note):
+    for kind, raw in blocks(note):
+        text = md_text(raw, block=kind in ("p", "li"))
         if kind == "banner":
             out.append(f"\n**{text}**\n")
         elif kind == "footer":

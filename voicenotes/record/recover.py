@@ -33,6 +33,7 @@ from voicenotes.record.wavfile import (
     wav_header,
 )
 from voicenotes.store import atomic_write_json, sweep_temp_files
+from voicenotes.store.safeopen import open_nofollow, refuse_links
 
 _MAX_RIFF_DATA = 0xFFFFFFFF - 36  # the largest data size a RIFF size field can describe
 
@@ -100,7 +101,7 @@ def repair_wav(path: Path, rate: int | None = None, channels: int | None = None)
     format. Bytes are never removed: a trailing partial sample frame is left in place, outside
     the data size."""
     path = Path(path)
-    with open(path, "r+b") as fh:
+    with os.fdopen(open_nofollow(path, os.O_RDWR), "r+b") as fh:
         info, rebuilt = _header_or_format(path, fh.read(WAV_HEADER_BYTES), rate, channels)
         size = os.fstat(fh.fileno()).st_size
         frame_bytes = info["channels"] * info["sampwidth"]
@@ -205,6 +206,8 @@ def recover_folder(folder: Path) -> RecoveryReport | None:
     folder = Path(folder)
     if being_recorded(folder):
         return None
+    # a link in place of a part, the journal or the joined file would have its target rewritten
+    refuse_links([*folder.glob("session-*.wav"), folder / JOURNAL, folder / COMBINED_NAME])
     journal = read_journal(folder)
     if not _needs_recovery(folder, journal):
         return None

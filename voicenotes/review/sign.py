@@ -19,6 +19,7 @@ from voicenotes.schema import Transcript
 
 __all__ = ["export_session", "load_transcript", "session_note", "sign"]
 from voicenotes.store import atomic_write_json, sha256_file
+from voicenotes.store.audit import audit_head
 from voicenotes.store.seal import exists, read_text
 
 SIGNED_STEM = "note.signed"
@@ -79,6 +80,7 @@ def sign(store: DecisionStore, template: str | None = None,
     version = int(store.state.get("version") or 1)
     stem = SIGNED_STEM if version == 1 else f"{SIGNED_STEM}.v{version}"
     folder = store.folder
+    note["provenance"] = {**(note.get("provenance") or {}), "audit_head": audit_head(folder)}
     paths = {"json": atomic_write_json(folder / f"{stem}.json", note)}
     paths.update(write_exports(note, folder, stem, FORMATS))
     reviewed = store.reviewed_itemset().to_dict()
