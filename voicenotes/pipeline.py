@@ -42,6 +42,8 @@ from voicenotes.store import (
 )
 from voicenotes.store.audit import audit_head
 from voicenotes.store.lock import session_lock
+from voicenotes.store.seal import exists as sealed_exists
+from voicenotes.store.seal import read_bytes
 from voicenotes.store.validate import Invalid, read_json
 from voicenotes.store.validate import check as check_json
 
@@ -299,7 +301,7 @@ def _bare_name(name: str) -> bool:
 
 def _transcript_beside(folder: Path, itemset: ItemSet) -> Transcript | None:
     path = folder / "transcript.json"
-    if not path.is_file():
+    if not sealed_exists(path):
         return None
     data = _read_json_quiet(path)
     if data is None:
@@ -310,7 +312,7 @@ def _transcript_beside(folder: Path, itemset: ItemSet) -> Transcript | None:
         return None  # a damaged transcript beside items.json: no highlights rather than a crash
     audio_sha = data["audio"]["sha256"]
     if itemset.transcript_sha256 and itemset.transcript_sha256 not in (
-            sha256_file(path), _transcript_hash(data), audio_sha):
+            sha256_bytes(read_bytes(path)), _transcript_hash(data), audio_sha):
         return None  # a different transcript: better no highlights than wrong ones
     return Transcript.from_dict(data)
 
@@ -548,7 +550,7 @@ def stale_artefacts(folder: Path) -> list[str]:
     note = _read_json_quiet(folder / "note.json")
     made = _made_from(note)
     if made.get("items_sha256") and (items is None
-                                     or made["items_sha256"] != sha256_file(folder / "items.json")):
+                                     or made["items_sha256"] != sha256_bytes(read_bytes(folder / "items.json"))):
         out.append("note.md and note.json were made from a different items.json")
     elif made.get("transcript_sha256") and made["transcript_sha256"] != t_sha:
         out.append("note.md and note.json were made from a different transcript.json")
@@ -573,17 +575,23 @@ def ensure_fresh(folder: Path) -> list[str]:
     """Before ``review`` or ``export`` reads a session folder: when its artefacts disagree
     (:func:`stale_artefacts`), rebuild them from the newest source — items, note and review
     page from transcript.json when items.json is stale, else note and review page from
-    items.json — with the draft's template. Returns what was found (empty: nothing done)."""
+    items.json — with the draft's template. Returns one sentence per finding, saying what was
+    done (empty: all agree). A sealed folder is reported, not rebuilt."""
+    from voicenotes.store.seal import is_sealed
+
     folder = Path(folder)
     stale = stale_artefacts(folder)
     if not any(s.startswith(("items.json", "note.")) for s in stale):
         return stale
+    if is_sealed(folder):
+        return [f"{s}; unseal the folder and run voicenotes note on its transcript.json to "
+                "rebuild it" for s in stale]
     draft = _read_json_quiet(folder / "note.json") or {}
     options = NoteOptions(template=_text(draft.get("template")) or "crisis", copy_audio=False)
-    items_ok = not stale[0].startswith("items.json") and (folder / "items.json").is_file()
+    items_ok = not stale[0].startswith("items.json") and sealed_exists(folder / "items.json")
     source = folder / ("items.json" if items_ok else "transcript.json")
     run_note(source, folder, options)
-    return stale
+    return [f"{s}; rebuilt it" if s.startswith(("items.json", "note.")) else s for s in stale]
 
 
 def write_note_files(out_dir: Path, itemset: ItemSet, template, *, transcript, consent, provenance,
@@ -654,7 +662,7 @@ def find_session_dir(reviewed: Path, out_dir: Path | None, input_path: Path | No
     for cand in (out_dir, input_path if input_path and input_path.is_dir() else None,
                  input_path.parent if input_path and input_path.is_file() else None,
                  reviewed.parent):
-        if cand is not None and (Path(cand) / "items.json").is_file():
+        if cand is not None and sealed_exists(Path(cand) / "items.json"):
             return Path(cand)
     raise InputError("Could not find the session folder (with items.json) for this review.",
                      hint="Say which one: voicenotes note --from-review FILE --out SESSION-FOLDER")
@@ -675,7 +683,7 @@ def _finalize_review(reviewed_path: Path, session_dir: Path, template: str | Non
     session_items = ItemSet.from_dict(_load_json(session_dir / "items.json", "items"))
     transcript = _transcript_beside(session_dir, session_items)
     itemset = load_reviewed(reviewed_path, session_items,
-                            items_sha256=sha256_file(session_dir / "items.json"),
+                            items_sha256=sha256_bytes(read_bytes(session_dir / "items.json")),
                             audio_sha256=transcript.audio.sha256 if transcript else None)
     draft = _read_json_quiet(session_dir / "note.json") or {}
     tpl = load_template(template or _text(draft.get("template")) or "crisis")

@@ -27,7 +27,7 @@ def export(
     from voicenotes.store.lock import session_lock
 
     for problem in ensure_fresh(session_dir):  # an interrupted or mixed run: rebuilt first
-        typer.echo(f"Found in the session folder: {problem}; rebuilt it.", err=True)
+        typer.echo(f"Found in the session folder: {problem}.", err=True)
     with session_lock(session_dir, "export"):
         kind, paths = export_session(session_dir, fmts)
     if kind == "draft":
@@ -35,6 +35,12 @@ def export(
                    f"voicenotes review {session_dir}", err=True)
     for fmt in fmts:
         typer.echo(str(paths[fmt]))
+    from voicenotes.store.seal import is_sealed
+
+    if is_sealed(session_dir):
+        typer.echo("The session folder is sealed, but these exported files are not: once they "
+                   f"are in your record system, seal them too with voicenotes seal {session_dir}",
+                   err=True)
 
 
 def register(app: typer.Typer) -> None:

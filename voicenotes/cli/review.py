@@ -38,7 +38,7 @@ def review(
     from voicenotes.pipeline import ensure_fresh
 
     for problem in ensure_fresh(session_dir):  # an interrupted or mixed run: rebuilt first
-        typer.echo(f"Found in the session folder: {problem}; rebuilt it.", err=True)
+        typer.echo(f"Found in the session folder: {problem}.", err=True)
     app = ReviewApp(session_dir, template=template, idle_stop_s=max(30.0, idle_minutes * 60))
     try:
         server = ReviewServer(app, port).start()

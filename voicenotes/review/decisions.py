@@ -19,8 +19,9 @@ from voicenotes.domain import RISK_TYPES
 from voicenotes.errors import InputError, UsageError
 from voicenotes.review import overlay
 from voicenotes.schema import Item, ItemSet, Transcript
-from voicenotes.store import atomic_write_json, sha256_file
+from voicenotes.store import atomic_write_json, sha256_bytes, sha256_file
 from voicenotes.store.audit import append_audit, sha256_text
+from voicenotes.store.seal import read_bytes, read_text
 
 STATE_FILE = "review.state.json"
 STATE_SCHEMA_VERSION = 1
@@ -65,13 +66,15 @@ class DecisionStore:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         items_path = self.folder / "items.json"
-        from voicenotes.store.validate import read_json
+        from voicenotes.store.validate import loads
 
-        if not items_path.is_file():
+        try:
+            items_bytes = read_bytes(items_path)  # sealed folders: decrypted in memory
+        except FileNotFoundError:
             raise InputError(f"{self.folder} has no items.json, so it is not a session folder.",
-                             hint="Give the folder `voicenotes note` wrote.")
-        self.itemset = ItemSet.from_dict(read_json(items_path, "items"))
-        self.items_sha256 = sha256_file(items_path)
+                             hint="Give the folder `voicenotes note` wrote.") from None
+        self.itemset = ItemSet.from_dict(loads(items_bytes, "items.json", "items"))
+        self.items_sha256 = sha256_bytes(items_bytes)
         self.transcript = load_transcript(self.folder)
         self.path = self.folder / STATE_FILE
         self._lock = threading.RLock()
@@ -85,7 +88,7 @@ class DecisionStore:
                  "signed": None, "version": 1, "added": [], "corrections": [],
                  "roles_swapped": False}
         try:
-            raw = json.loads(self.path.read_text("utf-8"))
+            raw = json.loads(read_text(self.path))
         except FileNotFoundError:
             return fresh
         except (OSError, UnicodeDecodeError, ValueError):

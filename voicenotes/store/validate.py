@@ -96,8 +96,10 @@ def read_json(path: Path, kind: str | None = None) -> Any:
     """Read, parse and (when ``kind`` is given) validate a JSON file; InputError otherwise."""
     path = Path(path)
     hint = _HINTS.get(kind or "", "Give the file voicenotes wrote.")
+    from voicenotes.store.seal import read_bytes  # a sealed folder's file: decrypted in memory
+
     try:
-        data = path.read_bytes()
+        data = read_bytes(path)
     except FileNotFoundError:
         raise InputError(f"{plain_line(str(path))} does not exist.",
                          hint="Check the path and try again.") from None
@@ -107,13 +109,19 @@ def read_json(path: Path, kind: str | None = None) -> Any:
         raise InputError(f"Cannot read {plain_line(str(path))}: "
                          f"{(exc.strerror or type(exc).__name__).lower()}.",
                          hint="Check the file's permissions.") from None
+    return loads(data, path.name, kind)
+
+
+def loads(data: bytes, name: str, kind: str | None = None) -> Any:
+    """:func:`read_json` for bytes already read (``name`` is the file's name in messages)."""
+    hint = _HINTS.get(kind or "", "Give the file voicenotes wrote.")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise Invalid(f"{plain_line(path.name)} is not UTF-8 text.", hint=hint) from None
-    obj = parse_json(text, path.name, hint=hint)
+        raise Invalid(f"{plain_line(name)} is not UTF-8 text.", hint=hint) from None
+    obj = parse_json(text, name, hint=hint)
     if kind is not None:
-        check(obj, kind, path.name)
+        check(obj, kind, name)
     return obj
 
 
