@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from voicenotes.cli import app
 
 runner = CliRunner()
-CLEAR = {"audit.jsonl", "consent.json", "sealed.json", "sealed.key.age"}
+CLEAR = {"audit.jsonl", "consent.json", "sealed.json", "sealed.key.age", ".voicenotes.lock"}
 AGE_HEADER = b"age-encryption.org/v1\n"
 
 
@@ -107,7 +107,8 @@ def test_real_session_folder_round_trip_is_byte_identical(keyed, real_session, t
     assert res.exit_code == 0, res.output
     sealed = _snapshot(folder)
     plain = {n for n in original if n not in CLEAR}
-    assert set(sealed) == {n + ".age" for n in plain} | {"audit.jsonl", "sealed.json"}
+    assert set(sealed) == {n + ".age" for n in plain} | {"audit.jsonl", "sealed.json",
+                                                         ".voicenotes.lock"}
     for name, data in sealed.items():
         assert words not in data and original["audio.flac"][1000:1100] not in data
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600

@@ -11,7 +11,8 @@ reverse, and the round trip is byte-identical.
 Left in the clear on purpose, since they hold no session words and other commands need them
 without the key: ``audit.jsonl`` (appended to by every command, checked by audit verification),
 ``consent.json`` (roles, scope and the retention period that ``voicenotes purge`` reads) and
-``sealed.json`` (which method sealed the folder, and when).
+``sealed.json`` (which method sealed the folder, and when) and ``.voicenotes.lock`` (the
+one-writer lock: the holder's command and process id).
 
 :func:`read_bytes` / :func:`read_text` read ``NAME`` whether it is in the clear or sealed
 (decrypting in memory, nothing written), so the review, export and final-note readers work on
@@ -42,13 +43,14 @@ from voicenotes.store.files import (
     sweep_temp_files,
 )
 from voicenotes.store.keys import load_identity, pyrage_module
+from voicenotes.store.lock import LOCK_NAME
 
 SUFFIX = ".age"
 MARKER = "sealed.json"
 FOLDER_KEY = "sealed.key.age"
 ENV_PASSPHRASE = "VOICENOTES_PASSPHRASE"
 #: kept in the clear: no session words in them, and they are needed without the key
-CLEAR_FILES = frozenset({"audit.jsonl", "consent.json", MARKER, FOLDER_KEY})
+CLEAR_FILES = frozenset({"audit.jsonl", "consent.json", MARKER, FOLDER_KEY, LOCK_NAME})
 #: a folder holding one of these (in the clear or sealed) is a session folder
 SESSION_FILES = ("transcript.json", "items.json", "note.json", "consent.json", "recording.json")
 _CHUNK = 1 << 20
