@@ -15,18 +15,25 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from voicenotes.domain import ITEM_TYPES
-from voicenotes.extract.classifier import MANIFEST, WEIGHTS, corpus_files, corpus_hash, training_text
+from voicenotes.extract.classifier import (
+    MANIFEST,
+    WEIGHTS,
+    corpus_files,
+    corpus_hash,
+    training_text,
+)
 from voicenotes.extract.semantic import MODEL_ID, Embedder
 
 TYPES = list(ITEM_TYPES)
 
 
-def load_corpus() -> tuple[list[str], np.ndarray, list[str]]:
-    texts, labels, files = [], [], []
+def load_corpus() -> tuple[list[str], np.ndarray, list[str], list[str | None]]:
+    texts, labels, files, subtypes = [], [], [], []
     for p in corpus_files():
         for line in p.read_text(encoding="utf-8").splitlines():
             if not line.strip():
@@ -35,12 +42,33 @@ def load_corpus() -> tuple[list[str], np.ndarray, list[str]]:
             texts.append(training_text(row))
             labels.append([1.0 if t in row.get("types", []) else 0.0 for t in TYPES])
             files.append(p.name)
-    return texts, np.array(labels, dtype=np.float32), files
+            types = row.get("types") or []
+            subtypes.append(row.get("subtype") if types and types[0] == "RISK" else None)
+    return texts, np.array(labels, dtype=np.float32), files, subtypes
+
+
+def train_softmax(X, y: np.ndarray, k: int, seed: int, epochs: int = 300, lr: float = 5e-3, l2: float = 1e-4):
+    """Multinomial logistic regression (the RISK subtype head)."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(0, 0.01, (X.shape[1], k)).astype(np.float32)
+    b = np.zeros(k, np.float32)
+    Y = np.eye(k, dtype=np.float32)[y]
+    mw, vw, mb, vb = (np.zeros_like(W), np.zeros_like(W), np.zeros_like(b), np.zeros_like(b))
+    for step in range(1, epochs + 1):
+        z = X @ W + b
+        z = np.exp(z - z.max(1, keepdims=True))
+        g = (z / z.sum(1, keepdims=True) - Y) / len(X)
+        gW, gb = X.T @ g + l2 * W, g.sum(0)
+        mw, vw = 0.9 * mw + 0.1 * gW, 0.999 * vw + 0.001 * gW * gW
+        mb, vb = 0.9 * mb + 0.1 * gb, 0.999 * vb + 0.001 * gb * gb
+        W = W - lr * (mw / (1 - 0.9 ** step)) / (np.sqrt(vw / (1 - 0.999 ** step)) + 1e-8)
+        b = b - lr * (mb / (1 - 0.9 ** step)) / (np.sqrt(vb / (1 - 0.999 ** step)) + 1e-8)
+    return W, b
 
 
 def init(sizes: list[int], rng: np.random.Generator) -> list[list[np.ndarray]]:
     return [[rng.normal(0, np.sqrt(2.0 / a), (a, b)).astype(np.float32), np.zeros(b, np.float32)]
-            for a, b in zip(sizes[:-1], sizes[1:])]
+            for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
 
 
 def forward(params, X):
@@ -82,10 +110,10 @@ def train(X, Y, hidden: int, seed: int, epochs: int = 400, lr: float = 3e-3, l2:
     return params
 
 
-def metrics(params, X, Y, thr: float = 0.5) -> dict:
+def metrics(params, X, Y, thr: float = 0.5) -> dict[str, Any]:
     prob = 1 / (1 + np.exp(-forward(params, X)[-1]))
     pred = prob >= thr
-    out = {}
+    out: dict[str, Any] = {}
     for k, t in enumerate(TYPES):
         tp = int((pred[:, k] & (Y[:, k] > 0)).sum())
         fp = int((pred[:, k] & (Y[:, k] == 0)).sum())
@@ -114,7 +142,7 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--cache", type=Path, help="reuse/store the corpus embeddings here (.npy)")
     a = ap.parse_args()
-    texts, Y, files = load_corpus()
+    texts, Y, files, subtypes = load_corpus()
     t0 = time.perf_counter()
     if a.cache and a.cache.is_file():
         X = np.load(a.cache)
@@ -134,8 +162,16 @@ def main() -> None:
     for t in TYPES:
         h = held[t]
         print(f"  {t:13s} P {h['precision']:.2f} R {h['recall']:.2f} F1 {h['f1']:.2f} n {h['n']}")
+    names = sorted({s for s in subtypes if s})
+    has = np.array([s is not None for s in subtypes])
+    ys = np.array([names.index(s) if s else 0 for s in subtypes])
+    Ws, bs = train_softmax(X[tr & has], ys[tr & has], len(names), a.seed)
+    sub_acc = float(((X[te & has] @ Ws + bs).argmax(1) == ys[te & has]).mean())
+    print(f"RISK subtype head: held-out accuracy {sub_acc:.3f} ({int((te & has).sum())} clauses)")
+    Ws, bs = train_softmax(X[has], ys[has], len(names), a.seed)
     params = train(X, Y, hidden, a.seed)
-    arrays = {"types": np.array(TYPES), "n_layers": np.array(len(params))}
+    arrays = {"types": np.array(TYPES), "n_layers": np.array(len(params)),
+              "subtypes": np.array(names), "Ws": Ws.astype(np.float32), "bs": bs.astype(np.float32)}
     for i, (W, b) in enumerate(params):
         arrays[f"W{i}"] = W.astype(np.float32)
         arrays[f"b{i}"] = b.astype(np.float32)
@@ -146,8 +182,10 @@ def main() -> None:
         "corpus_sha256": corpus_hash(), "corpus_clauses": len(texts),
         "split": "80/20 per writer file, fixed seed; shipped head refit on the whole corpus",
         "heldout_threshold": 0.5, "heldout": {k: v[1] for k, v in results.items()},
+        "heldout_subtype_accuracy": round(sub_acc, 3),
         # proposal thresholds are chosen on the frozen gold set, not here; kept across retraining
-        "thresholds": old.get("thresholds", {"propose": 0.5, "certain": 0.8}),
+        "thresholds": old.get("thresholds", {}),
+        **({"thresholds_chosen_on": old["thresholds_chosen_on"]} if "thresholds_chosen_on" in old else {}),
     }
     MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {WEIGHTS.name} ({best}) and {MANIFEST.name}")

@@ -50,9 +50,16 @@ def get_head():
         return _HEAD["h"]
 
 
-def thresholds() -> tuple[float, float]:
+DEFAULT_THRESHOLDS = {"risk": 0.3, "other": 0.5, "question": 0.8, "answer": 0.6, "certain": 0.8}
+
+
+def thresholds() -> dict:
+    """Proposal thresholds: ``risk`` (RISK, RISK_FACTOR, MEANS in a client's or a dictation's
+    sentence), ``other`` (every other type), ``question`` (a risk type in a counselor's question),
+    ``answer`` (a bare answer taking its question's topic), ``certain`` (at or above it a proposal
+    is not marked possible)."""
     t = get_head().thresholds
-    return float(t.get("propose", 0.5)), float(t.get("certain", 0.8))
+    return {k: float(t.get(k, v)) for k, v in DEFAULT_THRESHOLDS.items()}
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -74,35 +81,90 @@ def _last_question(turn) -> str | None:
     return None
 
 
-def _candidates(ex, turns, mode):
-    """(turn, sent_start, sent_end, clause_start, clause_end, text_to_embed, answer_to)"""
+def _answer_span(ex, turn) -> tuple[int, int] | None:
+    """The answer part of a reply: its first sentence (with the next one when the first is a bare
+    "No." or "Yeah."), when it is short or opens with an answer word."""
     from voicenotes.extract.semantic import _sentences
 
-    out = []
+    sents = list(_sentences(turn))
+    if not sents:
+        return None
+    s, e = sents[0]
+    if len(_WORD.findall(turn.text[s:e])) <= 2 and len(sents) > 1:
+        e = sents[1][1]
+    n = len(_WORD.findall(turn.text[s:e]))
+    cls, _ = ex._answer_class(turn.text[s:e])
+    if n <= MAX_ANSWER_WORDS or (cls != "content" and n <= 2 * MAX_ANSWER_WORDS):
+        return s, e
+    return None
+
+
+def _candidates(ex, turns, mode) -> tuple[list[dict], list[str]]:
+    """Candidate spans and the texts to embed. A candidate: turn, sentence (s, e), clause (cs, ce),
+    the index of its text and, for an answer, the index of its question's text."""
+    from voicenotes.extract.semantic import _sentences
+
+    out: list[dict] = []
+    texts: list[str] = []
+
+    def add(text: str) -> int:
+        texts.append(text)
+        return len(texts) - 1
+
     for ti, t in enumerate(turns):
         prev = turns[ti - 1] if ti else None
         q = _last_question(prev) if mode == "session" and prev is not None and prev.role == "counselor" \
             and t.role != "counselor" else None
-        for k, (s, e) in enumerate(_sentences(t)):
+        ans = _answer_span(ex, t) if q else None
+        if q and ans:
+            qi = add(q)
+            out.append({"turn": t, "s": ans[0], "e": ans[1], "cs": ans[0], "ce": ans[1],
+                        "i": add(f"{q} {t.text[ans[0]:ans[1]]}"), "q": qi})
+        for s, e in _sentences(t):
+            if ans and s < ans[1]:
+                continue
             text = t.text[s:e]
-            n = len(_WORD.findall(text))
-            if k == 0 and q and n <= MAX_ANSWER_WORDS:
-                out.append((t, s, e, s, e, f"{q} {text}", q))
+            if len(_WORD.findall(text)) < 3:
                 continue
-            if n < 3:
-                continue
-            out.append((t, s, e, s, e, text, None))
+            out.append({"turn": t, "s": s, "e": e, "cs": s, "ce": e, "i": add(text), "q": None})
             for a, b in _clauses(text):
-                out.append((t, s, e, s + a, s + b, text[a:b], None))
-    return out
+                out.append({"turn": t, "s": s, "e": e, "cs": s + a, "ce": s + b, "i": add(text[a:b]), "q": None})
+    return out, texts
 
 
-def _allowed(ex, turn, mode, typ, text, answer_to) -> bool:
-    if mode == "session" and turn.role == "counselor" and typ not in COUNSELOR_TYPES:
+def _is_question(text: str) -> bool:
+    return text.rstrip().endswith("?")
+
+
+def _allowed(ex, turn, mode, typ, text, answer) -> bool:
+    if mode == "session" and turn.role == "counselor" and typ not in COUNSELOR_TYPES \
+            and not (typ in RISK_TYPES and _is_question(text)):
         return False
-    if typ in RISK_TYPES and answer_to is None and any(ig.regex.search(text) for ig in ex.sn_ignore):
-        return False  # a look-alike idiom ("dead tired", "killed it")
-    return True
+    # a look-alike idiom ("dead tired", "killed it") is not a risk statement
+    return not (typ in RISK_TYPES and not answer and any(ig.regex.search(text) for ig in ex.sn_ignore))
+
+
+def _threshold(thr: dict, mode: str, turn, typ: str) -> float:
+    if typ not in RISK_TYPES:
+        return thr["other"]
+    return thr["question"] if mode == "session" and turn.role == "counselor" else thr["risk"]
+
+
+def _best(head, cands, P, propose: float) -> dict:
+    """Per (turn, sentence, type): the best-scoring candidate at or above ``propose``. An answer
+    scores the lower of its question alone and question + answer."""
+    best: dict = {}
+    for c in cands:
+        row = P[c["i"]]
+        if c["q"] is not None:
+            row = P[c["q"]].copy()
+            row[:] = [min(x, y) for x, y in zip(P[c["q"]], P[c["i"]], strict=True)]
+        for k, typ in enumerate(head.types):
+            p = float(row[k])
+            key = (c["turn"].idx, c["cs"], c["ce"], typ)
+            if p >= propose and (key not in best or p > best[key][0]):
+                best[key] = (p, c)
+    return best
 
 
 def apply(ex, turns, mode: str, session_start: str | None) -> dict:
@@ -112,38 +174,75 @@ def apply(ex, turns, mode: str, session_start: str | None) -> dict:
     from voicenotes.extract.semantic import get_detector
 
     head = get_head()
-    propose, certain = thresholds()
-    cands = _candidates(ex, turns, mode)
+    thr = thresholds()
+    propose = min(thr["risk"], thr["other"], thr["question"], thr["answer"])
+    cands, texts = _candidates(ex, turns, mode)
     if not cands:
         return {}
-    P = head.forward(get_detector().emb.embed([c[5] for c in cands]))
-    best: dict = {}
-    for c, row in zip(cands, P):
-        t, s, e, cs, ce, _text, q = c
-        for k, typ in enumerate(head.types):
-            p = float(row[k])
-            key = (t.idx, s, e, typ)
-            if p >= propose and (key not in best or p > best[key][0]):
-                best[key] = (p, t, s, e, cs, ce, q)
+    X = get_detector().emb.embed(texts)
+    P = head.forward(X)
     base = nz.parse_session_start(session_start)
+    focus = _other_focus(turns)
     added: dict = {}
-    for (_ti, s, e, typ), (p, t, _s, _e, cs, ce, q) in best.items():
-        if not _allowed(ex, t, mode, typ, t.text[cs:ce], q):
+    props = sorted(_best(head, cands, P, propose).items(), key=lambda kv: -kv[1][0])
+    for (_ti, cs, ce, typ), (p, c) in props:
+        t, s, e = c["turn"], c["s"], c["e"]
+        answer = c["q"] is not None
+        if p < (thr["answer"] if answer else _threshold(thr, mode, t, typ)):
             continue
-        if any(not m.drop and m.type == typ and m.start < e and s < m.end for m in t.mentions):
+        if not _allowed(ex, t, mode, typ, t.text[s:e], answer):
             continue
-        m = _answer(ex, t, s, e, typ) if q else _mention(ex, t, s, e, cs, ce, typ, mode, base)
+        if any(not m.drop and m.type == typ and m.start < ce and cs < m.end for m in t.mentions):
+            continue  # the rules (or a better-scoring clause) already hold this type here
+        m = _answer(ex, t, s, e, typ) if answer else _mention(ex, t, s, e, c["cs"], c["ce"], typ, mode, base)
         if m is None:
             continue
         m.source = "classifier"
         m.cue("type", f"classifier:{p:.2f}")
-        if p < certain:
+        if typ == "MEANS" and m.polarity == "negated" and not answer:
+            continue  # "I didn't take any": a negated action, not a means denial (the rules read those)
+        _third_person(t, m, cs, ce, focus)
+        if mode == "session" and t.role == "counselor" and typ in RISK_TYPES:
+            m.modality, m.polarity, m.certainty = "question", "affirmed", "certain"
+            m.cues.pop("polarity", None)
+            m.cue("modality", "?")
+        if typ == "RISK" and not m.subtype:
+            m.subtype = head.subtype(X[c["i"]])
+        if p < thr["certain"] and m.modality != "question":
             m.certainty = "possible"
             m.cue("certainty", "classifier below the confident threshold")
             m.flags.append("review")
         t.mentions.append(m)
         added[typ] = added.get(typ, 0) + 1
     return added
+
+
+_THIRD = re.compile(r"\b(he|she|they|his|her|their|him|them|himself|herself)\b", re.I)
+_FIRST = re.compile(r"\b(i|i'm|i've|i'd|i'll|my|me|myself|mine)\b", re.I)
+
+
+def _other_focus(turns) -> bool:
+    """The conversation is about someone else's risk (a caller about a son): the discourse rules'
+    test, a rule RISK item of a third person as an actual statement."""
+    return any(m.type == "RISK" and m.experiencer == "other" and m.exp_cue_kind == "OTHER_PRONOUN"
+               and m.modality == "actual" and not m.drop for t in turns for m in t.mentions)
+
+
+def _third_person(turn, m, cs: int, ce: int, other_focus: bool) -> None:
+    """A client's clause about someone else ("she's done it before", "he keeps those himself"): the
+    item is that person's. Means the client can reach stay the client's ("my dad has a gun, he
+    doesn't lock it up") unless the whole conversation is about the other person, as the discourse
+    rules decide. Dictation is in the third person throughout, so this holds only in a session."""
+    if turn.role != "client" or m.experiencer != "client" or "experiencer" in m.fixed:
+        return
+    if m.type in ("MEANS", "MEANS_SAFETY") and not other_focus:
+        return
+    clause = turn.text[cs:ce]
+    third = _THIRD.search(clause)
+    if third and not _FIRST.search(clause):
+        m.experiencer = "other"
+        m.detail = third.group(1).lower()
+        m.cue("experiencer", m.detail)
 
 
 def _mention(ex, turn, s, e, cs, ce, typ, mode, base):
@@ -166,7 +265,9 @@ def _answer(ex, turn, s, e, typ):
     from voicenotes.extract.engine import Mention
 
     m = Mention(turn=turn.idx, start=s, end=e, type=typ, rule_id="classifier-answer")
-    cls, cspan = ex._answer_class(turn.text)
+    cls, cspan = ex._answer_class(turn.text[s:e])
+    if cspan:
+        cspan = (s + cspan[0], s + cspan[1])
     if cls == "neg":
         m.polarity = "negated"
         m.cue("polarity", turn.text[cspan[0]:cspan[1]] if cspan else "no")

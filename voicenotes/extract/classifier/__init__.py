@@ -56,6 +56,8 @@ class Head:
         with np.load(path, allow_pickle=False) as z:
             self.types = [str(t) for t in z["types"]]
             self.layers = [(z[f"W{i}"], z[f"b{i}"]) for i in range(int(z["n_layers"]))]
+            self.subtypes = [str(t) for t in z["subtypes"]]
+            self.sub = (z["Ws"], z["bs"])
         manifest = json.loads(MANIFEST.read_text(encoding="utf-8")) if MANIFEST.is_file() else {}
         self.thresholds: dict = manifest.get("thresholds", {})
 
@@ -67,3 +69,8 @@ class Head:
             if i < len(self.layers) - 1:
                 h = np.maximum(h, 0.0)
         return 1.0 / (1.0 + np.exp(-h))
+
+    def subtype(self, x) -> str:
+        """The likeliest RISK subtype of one clause embedding."""
+        W, b = self.sub
+        return self.subtypes[int((x @ W + b).argmax())]
