@@ -13,16 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from voicenotes.extract.evaluate import read_gold, run_text_eval
-
-STAGES = (("triggers+precipitants", ("TRIGGER", "PRECIPITANT")), ("coping", ("COPING",)),
-          ("supports", ("SUPPORT",)), ("means safety", ("MEANS_SAFETY",)), ("follow-up", ("FOLLOW_UP",)))
-
-
-def stage_recall(per_type: dict, types: tuple[str, ...]) -> str:
-    tp = sum(per_type[t][0] for t in types)
-    n = sum(per_type[t][2] for t in types)
-    return f"{tp / n:.2f}" if n else "-"
+from voicenotes.extract.evaluate import read_gold, run_text_eval, stage_recalls
 
 
 def main() -> None:
@@ -34,7 +25,7 @@ def main() -> None:
         s = run_text_eval(read_gold(a.gold), Path(d), write=False)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "voicenotes"], capture_output=True, text=True).stdout.strip()
-    stages = " / ".join(stage_recall(s.per_type, ts) for _, ts in STAGES)
+    stages = " / ".join(r for _, r in stage_recalls(s))
     print(f"| {dt.date.today().isoformat()} | {a.gold.stem} | {commit}{'+' if dirty else ''} | {s.risk_recall:.3f} "
           f"| {s.f1:.3f} | {s.attr_acc:.3f} | {s.forbidden} | {stages} | {a.note} |")
     per = ", ".join(f"{t} {tp}/{n}" for t, (tp, _fp, n) in s.per_type.items() if n)
