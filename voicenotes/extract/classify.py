@@ -28,6 +28,7 @@ from voicenotes.domain import RISK_TYPES
 # the client's risk are the discourse rules' business)
 COUNSELOR_TYPES = ("FOLLOW_UP", "REFERRAL", "MEANS_SAFETY")
 MAX_ANSWER_WORDS = 6
+MIN_CLAUSE_WORDS = 4  # a shorter piece of a sentence ("show last week.") is read only within it
 _WORD = re.compile(r"[A-Za-z']+")
 
 _HEAD: dict = {}
@@ -50,7 +51,7 @@ def get_head():
         return _HEAD["h"]
 
 
-DEFAULT_THRESHOLDS = {"risk": 0.3, "other": 0.5, "question": 0.8, "answer": 0.6, "certain": 0.8}
+DEFAULT_THRESHOLDS = {"risk": 0.1, "other": 0.5, "question": 0.8, "answer": 0.6, "certain": 0.9}
 
 
 def thresholds() -> dict:
@@ -70,7 +71,7 @@ def _clauses(text: str) -> list[tuple[int, int]]:
         parts.append((pos, cut.start()))
         pos = cut.end()
     parts.append((pos, len(text)))
-    return [(a, b) for a, b in parts if len(_WORD.findall(text[a:b])) >= 3] if len(parts) > 1 else []
+    return [(a, b) for a, b in parts if len(_WORD.findall(text[a:b])) >= MIN_CLAUSE_WORDS] if len(parts) > 1 else []
 
 
 def _last_question(turn) -> str | None:
@@ -150,7 +151,7 @@ def _threshold(thr: dict, mode: str, turn, typ: str) -> float:
     return thr["question"] if mode == "session" and turn.role == "counselor" else thr["risk"]
 
 
-def _best(head, cands, P, propose: float) -> dict:
+def _best(head, cands, P, propose: float, certain: float) -> dict:
     """Per (turn, sentence, type): the best-scoring candidate at or above ``propose``. An answer
     scores the lower of its question alone and question + answer."""
     best: dict = {}
@@ -159,9 +160,12 @@ def _best(head, cands, P, propose: float) -> dict:
         if c["q"] is not None:
             row = P[c["q"]].copy()
             row[:] = [min(x, y) for x, y in zip(P[c["q"]], P[c["i"]], strict=True)]
+        top = float(max(row))
         for k, typ in enumerate(head.types):
             p = float(row[k])
             key = (c["turn"].idx, c["cs"], c["ce"], typ)
+            if p < certain and p < top:
+                continue  # a doubtful proposal must at least be the clause's likeliest type
             if p >= propose and (key not in best or p > best[key][0]):
                 best[key] = (p, c)
     return best
@@ -184,7 +188,7 @@ def apply(ex, turns, mode: str, session_start: str | None) -> dict:
     base = nz.parse_session_start(session_start)
     focus = _other_focus(turns)
     added: dict = {}
-    props = sorted(_best(head, cands, P, propose).items(), key=lambda kv: -kv[1][0])
+    props = sorted(_best(head, cands, P, propose, thr["certain"]).items(), key=lambda kv: -kv[1][0])
     for (_ti, cs, ce, typ), (p, c) in props:
         t, s, e = c["turn"], c["s"], c["e"]
         answer = c["q"] is not None
@@ -251,7 +255,8 @@ def _mention(ex, turn, s, e, cs, ce, typ, mode, base):
     from voicenotes.extract.semantic import _mention as sem_mention
 
     proto = SimpleNamespace(id="classifier", value={}, text="")
-    m = sem_mention(ex, turn, s, e, cs, ce, typ, proto, mode, base, Mention, TargetSpec)
+    m = sem_mention(ex, turn, s, e, cs, ce, typ, proto, mode, base, Mention, TargetSpec,
+                    certainty=None, flags=("classifier",))
     if m is None:
         return None
     while ce > cs and turn.text[ce - 1] in " ,;:":
@@ -274,6 +279,6 @@ def _answer(ex, turn, s, e, typ):
     elif cls == "hedge":
         m.certainty = "possible"
         m.cue("certainty", turn.text[cspan[0]:cspan[1]] if cspan else "hedge")
-    m.flags.append("answer_inferred")
+    m.flags += ["classifier", "answer_inferred"]
     m.cue("type", "answer to the question in the previous turn")
     return m

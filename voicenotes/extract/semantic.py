@@ -252,7 +252,8 @@ def apply(ex, turns, mode: str, session_start: str | None, threshold: float | No
     return added
 
 
-def _mention(ex, turn, s, e, cs, ce, typ, proto, mode, base, Mention, TargetSpec):
+def _mention(ex, turn, s, e, cs, ce, typ, proto, mode, base, Mention, TargetSpec,
+             certainty: str | None = "possible", flags: tuple = ("semantic",)):
     """A Mention over the sentence [s, e) with the attributes the engine gives a rule target there:
     the engine's own ConText handling (Extractor._mention) run on the cues whose scope reaches the
     clause [cs, ce) that matched the prototype best (the whole sentence or one of its clauses)."""
@@ -281,7 +282,7 @@ def _mention(ex, turn, s, e, cs, ce, typ, proto, mode, base, Mention, TargetSpec
             mods.append(mod)
     value = dict(proto.value)
     spec = TargetSpec(id="semantic", type=typ, pattern="", where="prototypes", value=value,
-                      certainty="possible", flags=("semantic",))
+                      certainty=certainty, flags=flags)
     # a zero-width target at the sentence end, so that the cues inside the sentence modify it
     # (the engine skips cues lying inside a target span)
     shim = SimpleNamespace(label_=typ, start=span.end, end=span.end, start_char=s, end_char=e,
