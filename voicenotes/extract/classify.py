@@ -30,6 +30,7 @@ COUNSELOR_TYPES = ("FOLLOW_UP", "REFERRAL", "MEANS_SAFETY")
 MAX_ANSWER_WORDS = 6
 MIN_CLAUSE_WORDS = 4  # a shorter piece of a sentence ("show last week.") is read only within it
 _WORD = re.compile(r"[A-Za-z']+")
+_NEG = re.compile(r"\b(no|not|never|nothing|none|nobody|without)\b|n't\b", re.I)
 
 _HEAD: dict = {}
 _LOCK = threading.Lock()
@@ -202,9 +203,12 @@ def apply(ex, turns, mode: str, session_start: str | None) -> dict:
         if m is None:
             continue
         m.source = "classifier"
+        m.rule_id = m.rule_id if answer else "classifier"
         m.cue("type", f"classifier:{p:.2f}")
-        if typ == "MEANS" and m.polarity == "negated" and not answer:
-            continue  # "I didn't take any": a negated action, not a means denial (the rules read those)
+        if typ in ("MEANS", "PROTECTIVE") and not answer and (m.polarity == "negated" or _NEG.search(t.text[cs:ce])):
+            # "I didn't take any": a negated action, not a means denial (the rules read those); "no
+            # reason to live" is hopelessness, a risk factor, not a denied protective factor
+            continue
         _third_person(t, m, cs, ce, focus)
         if mode == "session" and t.role == "counselor" and typ in RISK_TYPES:
             m.modality, m.polarity, m.certainty = "question", "affirmed", "certain"
