@@ -197,8 +197,11 @@ def apply(ex, turns, mode: str, session_start: str | None) -> dict:
             continue
         if not _allowed(ex, t, mode, typ, t.text[s:e], answer):
             continue
-        if any(not m.drop and m.type == typ and m.start < ce and cs < m.end for m in t.mentions):
-            continue  # the rules (or a better-scoring clause) already hold this type here
+        same = ("RISK", "RISK_FACTOR") if typ in ("RISK", "RISK_FACTOR") else (typ,)
+        if any(not m.drop and m.type in same and m.start < ce and cs < m.end for m in t.mentions):
+            # the rules (or a better-scoring clause) already hold this type here; a risk statement
+            # and a risk factor on the same words are one finding, as in the semantic layer
+            continue
         m = _answer(ex, t, s, e, typ) if answer else _mention(ex, t, s, e, c["cs"], c["ce"], typ, mode, base)
         if m is None:
             continue
@@ -243,8 +246,8 @@ def _third_person(turn, m, cs: int, ce: int, other_focus: bool) -> None:
     rules decide. Dictation is in the third person throughout, so this holds only in a session."""
     if turn.role != "client" or m.experiencer != "client" or "experiencer" in m.fixed:
         return
-    if m.type in ("MEANS", "MEANS_SAFETY") and not other_focus:
-        return
+    if m.type not in ("RISK", "RISK_FACTOR", "MEANS") or (m.type == "MEANS" and not other_focus):
+        return  # a support, a coping step, a follow-up named by a pronoun is still the client's
     clause = turn.text[cs:ce]
     third = _THIRD.search(clause)
     if third and not _FIRST.search(clause):
@@ -263,7 +266,7 @@ def _mention(ex, turn, s, e, cs, ce, typ, mode, base):
                     certainty=None, flags=("classifier",))
     if m is None:
         return None
-    while ce > cs and turn.text[ce - 1] in " ,;:":
+    while ce > cs and turn.text[ce - 1] in " ,;:.!":
         ce -= 1
     m.start, m.end = cs, ce
     return m
