@@ -215,6 +215,7 @@ def apply(ex, turns, mode: str, session_start: str | None) -> dict:
         _third_person(t, m, cs, ce, focus)
         if mode == "session" and t.role == "counselor" and typ in RISK_TYPES:
             m.modality, m.polarity, m.certainty = "question", "affirmed", "certain"
+            m.start, m.end = s, e  # the whole question, not the clause that scored best
             m.cues.pop("polarity", None)
             m.cue("modality", "?")
         if typ == "RISK" and not m.subtype:
