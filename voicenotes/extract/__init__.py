@@ -127,9 +127,12 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
             sem_info = {"model": _sem.MODEL_ID, "threshold": _sem.get_detector().threshold, "items_added": added}
             from voicenotes.extract import classify as _cls
 
-            if _cls.available() and os.environ.get("VOICENOTES_CLASSIFIER", "") != "0":
-                sem_info["classifier"] = {"thresholds": list(_cls.thresholds()),
-                                          "items_added": _cls.apply(ex, turns, mode, session_start)}
+            try:
+                if _cls.available() and os.environ.get("VOICENOTES_CLASSIFIER", "") != "0":
+                    sem_info["classifier"] = {"thresholds": _cls.thresholds(),
+                                              "items_added": _cls.apply(ex, turns, mode, session_start)}
+            finally:
+                _sem.get_detector().last_embedded = None  # no session text kept after the call
     items = []
     n = 0
     for turn in turns:

@@ -29,6 +29,7 @@ from voicenotes.domain import RISK_TYPES
 COUNSELOR_TYPES = ("FOLLOW_UP", "REFERRAL", "MEANS_SAFETY")
 MAX_ANSWER_WORDS = 6
 MIN_CLAUSE_WORDS = 4  # a shorter piece of a sentence ("show last week.") is read only within it
+MIN_SPLIT_WORDS = 10  # a shorter sentence is read whole (its clauses cost embeddings and add little)
 _WORD = re.compile(r"[A-Za-z']+")
 _NEG = re.compile(r"\b(no|not|never|nothing|none|nobody|without)\b|n't\b", re.I)
 
@@ -126,10 +127,11 @@ def _candidates(ex, turns, mode) -> tuple[list[dict], list[str]]:
             if ans and s < ans[1]:
                 continue
             text = t.text[s:e]
-            if len(_WORD.findall(text)) < 3:
+            n = len(_WORD.findall(text))
+            if n < 3:
                 continue
             out.append({"turn": t, "s": s, "e": e, "cs": s, "ce": e, "i": add(text), "q": None})
-            for a, b in _clauses(text):
+            for a, b in (_clauses(text) if n >= MIN_SPLIT_WORDS else ()):
                 out.append({"turn": t, "s": s, "e": e, "cs": s + a, "ce": s + b, "i": add(text[a:b]), "q": None})
     return out, texts
 
@@ -172,11 +174,30 @@ def _best(head, cands, P, propose: float, certain: float) -> dict:
     return best
 
 
+def _embed(texts: list[str]):
+    """Embeddings of ``texts``, reusing those the semantic layer computed for this extraction."""
+    import numpy as np
+
+    from voicenotes.extract.semantic import get_detector
+
+    det = get_detector()
+    known = det.last_embedded or {}
+    det.last_embedded = None
+    todo = [i for i, t in enumerate(texts) if t not in known]
+    fresh = det.emb.embed([texts[i] for i in todo]) if todo else None
+    X = np.empty((len(texts), 384), dtype=np.float32)
+    for i, t in enumerate(texts):
+        if t in known:
+            X[i] = known[t]
+    if fresh is not None:
+        X[todo] = fresh
+    return X
+
+
 def apply(ex, turns, mode: str, session_start: str | None) -> dict:
     """Add the classifier's proposals to the extractor's turns (after every other pass).
     Returns the number of items added per type."""
     from voicenotes.extract import normalize as nz
-    from voicenotes.extract.semantic import get_detector
 
     head = get_head()
     thr = thresholds()
@@ -184,7 +205,7 @@ def apply(ex, turns, mode: str, session_start: str | None) -> dict:
     cands, texts = _candidates(ex, turns, mode)
     if not cands:
         return {}
-    X = get_detector().emb.embed(texts)
+    X = _embed(texts)
     P = head.forward(X)
     base = nz.parse_session_start(session_start)
     focus = _other_focus(turns)

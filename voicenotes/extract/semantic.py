@@ -112,6 +112,18 @@ class Embedder:
         self.model_path = model
 
     def embed(self, texts: list[str], batch: int = 32):
+        """Embeddings in the order of ``texts``; batches are formed in order of length, so that a
+        batch is padded to about its own length rather than the longest text's."""
+        np = self.np
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = self._embed([texts[i] for i in order], batch)
+        res = np.empty_like(out)
+        res[order] = out
+        return res
+
+    def _embed(self, texts: list[str], batch: int):
         np = self.np
         outs = []
         for k in range(0, len(texts), batch):
@@ -137,6 +149,7 @@ class Detector:
         self.protos = load_prototypes(prototypes)
         self.P = self.emb.embed([p.text for p in self.protos])
         self.threshold = threshold
+        self.last_embedded: dict | None = None
         self.load_s = time.perf_counter() - t0
 
     def score(self, sentences: list[str]):
@@ -144,6 +157,9 @@ class Detector:
         if not sentences:
             return []
         S = self.emb.embed(sentences)
+        # kept for the clause classifier of the same extraction, which reads many of the same
+        # sentences (extract_items clears it when the extraction ends)
+        self.last_embedded = dict(zip(sentences, S, strict=True))
         sims = S @ self.P.T
         res = []
         for row in sims:
