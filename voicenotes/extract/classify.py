@@ -77,11 +77,22 @@ def _clauses(text: str) -> list[tuple[int, int]]:
 
 
 def _last_question(turn) -> str | None:
-    for s, e in reversed(turn.sents):
+    """The turn's last question, read with the sentence before it when it is short ("Some people
+    in your spot think about not being alive. Has that been you?")."""
+    sents = list(turn.sents)
+    for k in range(len(sents) - 1, -1, -1):
+        s, e = sents[k]
         q = turn.text[s:e].strip()
         if q.endswith("?"):
-            return q
+            return _with_lead(turn, sents, k, q)
     return None
+
+
+def _with_lead(turn, sents, k: int, text: str) -> str:
+    if k and len(_WORD.findall(text)) < MIN_SPLIT_WORDS:
+        ps, pe = sents[k - 1]
+        return f"{turn.text[ps:pe].strip()} {text}"
+    return text
 
 
 def _answer_span(ex, turn) -> tuple[int, int] | None:
@@ -123,14 +134,16 @@ def _candidates(ex, turns, mode) -> tuple[list[dict], list[str]]:
             qi = add(q)
             out.append({"turn": t, "s": ans[0], "e": ans[1], "cs": ans[0], "ce": ans[1],
                         "i": add(f"{q} {t.text[ans[0]:ans[1]]}"), "q": qi})
-        for s, e in _sentences(t):
+        sents = list(_sentences(t))
+        for k, (s, e) in enumerate(sents):
             if ans and s < ans[1]:
                 continue
             text = t.text[s:e]
             n = len(_WORD.findall(text))
             if n < 3:
                 continue
-            out.append({"turn": t, "s": s, "e": e, "cs": s, "ce": e, "i": add(text), "q": None})
+            read = _with_lead(t, sents, k, text) if t.role == "counselor" and _is_question(text) else text
+            out.append({"turn": t, "s": s, "e": e, "cs": s, "ce": e, "i": add(read), "q": None})
             for a, b in (_clauses(text) if n >= MIN_SPLIT_WORDS else ()):
                 out.append({"turn": t, "s": s, "e": e, "cs": s + a, "ce": s + b, "i": add(text[a:b]), "q": None})
     return out, texts
