@@ -76,7 +76,7 @@ def _clauses(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in parts if len(_WORD.findall(text[a:b])) >= MIN_CLAUSE_WORDS] if len(parts) > 1 else []
 
 
-def _last_question(turn) -> str | None:
+def _last_question(turn, lead: bool = True) -> str | None:
     """The turn's last question, read with the sentence before it when it is short ("Some people
     in your spot think about not being alive. Has that been you?")."""
     sents = list(turn.sents)
@@ -84,7 +84,7 @@ def _last_question(turn) -> str | None:
         s, e = sents[k]
         q = turn.text[s:e].strip()
         if q.endswith("?"):
-            return _with_lead(turn, sents, k, q)
+            return _with_lead(turn, sents, k, q) if lead else q
     return None
 
 
@@ -133,7 +133,7 @@ def _candidates(ex, turns, mode) -> tuple[list[dict], list[str]]:
         if q and ans:
             qi = add(q)
             out.append({"turn": t, "s": ans[0], "e": ans[1], "cs": ans[0], "ce": ans[1],
-                        "i": add(f"{q} {t.text[ans[0]:ans[1]]}"), "q": qi})
+                        "i": add(f"{q} {t.text[ans[0]:ans[1]]}"), "q": qi, "lead": q != _last_question(prev, lead=False)})
         sents = list(_sentences(t))
         for k, (s, e) in enumerate(sents):
             if ans and s < ans[1]:
@@ -143,9 +143,10 @@ def _candidates(ex, turns, mode) -> tuple[list[dict], list[str]]:
             if n < 3:
                 continue
             read = _with_lead(t, sents, k, text) if t.role == "counselor" and _is_question(text) else text
-            out.append({"turn": t, "s": s, "e": e, "cs": s, "ce": e, "i": add(read), "q": None})
+            out.append({"turn": t, "s": s, "e": e, "cs": s, "ce": e, "i": add(read), "q": None, "lead": read != text})
             for a, b in (_clauses(text) if n >= MIN_SPLIT_WORDS else ()):
-                out.append({"turn": t, "s": s, "e": e, "cs": s + a, "ce": s + b, "i": add(text[a:b]), "q": None})
+                out.append({"turn": t, "s": s, "e": e, "cs": s + a, "ce": s + b, "i": add(text[a:b]), "q": None,
+                            "lead": False})
     return out, texts
 
 
@@ -229,6 +230,8 @@ def apply(ex, turns, mode: str, session_start: str | None) -> dict:
         answer = c["q"] is not None
         if p < (thr["answer"] if answer else _threshold(thr, mode, t, typ)):
             continue
+        if c["lead"] and typ not in RISK_TYPES:
+            continue  # the sentence before a question is read for indirect screening questions only
         if not _allowed(ex, t, mode, typ, t.text[s:e], answer):
             continue
         same = ("RISK", "RISK_FACTOR") if typ in ("RISK", "RISK_FACTOR") else (typ,)
