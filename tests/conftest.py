@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,9 @@ AMI = DATA / "conversation" / "ami"
 # Tests never reach a model hub (the suite must pass with the network cut).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# One audit key for the run (subprocesses inherit it), never the user's own.
+os.environ.setdefault("VOICENOTES_AUDIT_KEY",
+                      os.path.join(tempfile.mkdtemp(prefix="vn-audit-key-"), "audit.key"))
 
 
 def _pin_speaker_models() -> None:

@@ -40,6 +40,7 @@ from voicenotes.store import (
     sha256_file,
     sweep_temp_files,
 )
+from voicenotes.store.audit import audit_head
 
 MODES = ("dictation", "session")
 #: Formats Chromium/Firefox play in an <audio> element; others are referenced but may not play.
@@ -443,6 +444,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     prov = _provenance(input_path, input_sha, transcript, itemset, generated_at, template.name)
     prov["session_start_source"] = start_source
     prov["items_sha256"] = items_sha
+    prov["audit_head"] = audit_head(out_dir)  # the log's end before this draft's entry
     write_note_files(out_dir, itemset, template, transcript=transcript, consent=consent,
                      provenance=prov, result=result)
     audio_name = _copy_audio(audio_src, out_dir, options.copy_audio) if audio_src else None
@@ -555,13 +557,16 @@ def finalize_review(reviewed_path: Path, session_dir: Path, *, template: str | N
     reviewed_path = Path(reviewed_path)
     session_dir = _check_out_dir(session_dir)
     session_items = ItemSet.from_dict(_load_json(session_dir / "items.json"))
-    itemset = load_reviewed(reviewed_path, session_items)
+    transcript = _transcript_beside(session_dir, session_items)
+    itemset = load_reviewed(reviewed_path, session_items,
+                            items_sha256=sha256_file(session_dir / "items.json"),
+                            audio_sha256=transcript.audio.sha256 if transcript else None)
     draft = _read_json_quiet(session_dir / "note.json") or {}
     tpl = load_template(template or draft.get("template") or "crisis")
-    transcript = _transcript_beside(session_dir, session_items)
     prov = dict(draft.get("provenance") or {})
     prov.update({"reviewed_file_sha256": sha256_file(reviewed_path), "generated_at": _now(),
                  "template": tpl.name, "voicenotes_version": __version__})
+    prov["audit_head"] = audit_head(session_dir)
     consent = (draft.get("header") or {}).get("consent_record") or load_consent_record(session_dir)
     result = NoteResult(out_dir=session_dir, input_kind="review")
     reviewed_bytes = (json.dumps(itemset.to_dict(), indent=2, ensure_ascii=False) + "\n").encode()

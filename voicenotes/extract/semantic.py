@@ -103,6 +103,9 @@ class Embedder:
         self.tok = Tokenizer.from_file(str(TOKENIZER))
         self.tok.enable_truncation(max_length=MAX_TOKENS)
         self.tok.enable_padding(pad_id=0, pad_token="[PAD]")
+        from voicenotes.privacy import quiet_libraries
+
+        quiet_libraries()  # onnxruntime's telemetry off before the session exists
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
