@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+from voicenotes.domain import topics_of
 from voicenotes.note.templates import Template, labels
 from voicenotes.schema import RISK_TYPES, Item, ItemSet, Transcript
 
@@ -319,25 +320,12 @@ def risk_group(item: Item) -> str:
 
 
 def _topics(item: Item) -> set[str]:
+    """The lethality topics an item assesses (the domain's one mapping, as the batch report reads
+    it); someone else's statement assesses nothing of the client's."""
     if item.experiencer == "other":
         return set()
-    sub = attr(item, "subtype")
-    out: set[str] = set()
-    if item.type == "RISK":
-        if sub in (None, "ideation_passive", "ideation_active"):
-            out.add("ideation")
-        for name in ("plan", "intent", "harm_to_others"):
-            if sub == name:
-                out.add(name)
-        if sub in ("attempt", "preparatory"):
-            out.add("prior_attempts")
-    elif item.type in ("MEANS", "MEANS_SAFETY"):
-        out.add("means_access")
-    elif item.type == "PROTECTIVE":
-        out.add("protective_factors")
-    elif item.type == "RISK_FACTOR" and attr(item, "factor") == "substance_use":
-        out.add("substance_use")
-    return out
+    clue = f"{item.rule_id or ''} {item.evidence.quote or ''}"
+    return set(topics_of(item.type, attr(item, "subtype"), attr(item, "factor"), clue))
 
 
 def not_assessed(items: Iterable[Item]) -> list[dict[str, str]]:
