@@ -336,11 +336,13 @@ def not_assessed(items: Iterable[Item]) -> list[dict[str, str]]:
 
 
 def conflicts(items: Iterable[Item], mode: str) -> list[dict[str, Any]]:
-    """The same client risk both denied and affirmed (actual statements): keep both, flag it."""
+    """The same client risk both denied and affirmed (actual statements): keep both, flag it.
+    Past and present are compared apart: "used to drink" beside "doesn't drink now" is history,
+    not a contradiction."""
     by: dict[tuple, dict[str, list[Item]]] = {}
     for it in items:
         if it.type in RISK_TYPES and it.modality == "actual" and it.experiencer == "client":
-            key = (it.type,) + tuple(attr(it, k) for k in CONTENT_KEYS.get(it.type, ()))
+            key = (it.type, it.temporality == "past") + tuple(attr(it, k) for k in CONTENT_KEYS.get(it.type, ()))
             by.setdefault(key, {}).setdefault(it.polarity, []).append(it)
     out = []
     for pol in by.values():
