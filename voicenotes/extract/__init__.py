@@ -116,6 +116,10 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
     ex = get_extractor(rules_paths, use_model)
     segments = transcript.segments
     turns = ex.run(segments, mode, session_start)
+    if mode == "session":
+        from voicenotes.extract.clinical import hedged_denials
+
+        hedged_denials(turns)
     sem_info = None
     if semantic is None:
         semantic = os.environ.get("VOICENOTES_SEMANTIC", "") != "0"
