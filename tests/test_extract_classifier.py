@@ -5,7 +5,7 @@ corpus or the gold sets), and the frozen blind gold set through the real eval pa
 The frozen set (eval/sets/frozen-1.jsonl) is never trained or tuned on and only its aggregate
 figures are looked at. Its first contact (rules + semantic layer, before the classifier) scored
 risk_recall=0.536 f1=0.523 attr_acc=0.919 forbidden=14; with the classifier (thresholds chosen on
-it for the highest risk recall it reaches): 0.777 / 0.590 / 0.837 / 26 (eval/history.md). The
+it for the highest risk recall it reaches): 0.777 / 0.595 / 0.837 / 23 (eval/history.md). The
 floors below are those figures minus a small margin.
 """
 
@@ -46,7 +46,7 @@ def test_frozen_set_floors(tmp_path):
     assert s["rr"] >= 0.75, s
     assert s["f1"] >= 0.55, s
     assert s["aa"] >= 0.80, s
-    assert s["fb"] <= 26, s
+    assert s["fb"] <= 23, s
 
 
 @needs_model

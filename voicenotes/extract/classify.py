@@ -53,12 +53,13 @@ def get_head():
         return _HEAD["h"]
 
 
-DEFAULT_THRESHOLDS = {"risk": 0.1, "other": 0.5, "question": 0.8, "answer": 0.6, "certain": 0.9}
+DEFAULT_THRESHOLDS = {"risk": 0.1, "risk_clause": 0.3, "other": 0.5, "question": 0.8, "answer": 0.6,
+                      "certain": 0.9}
 
 
 def thresholds() -> dict:
     """Proposal thresholds: ``risk`` (RISK, RISK_FACTOR, MEANS in a client's or a dictation's
-    sentence), ``other`` (every other type), ``question`` (a risk type in a counselor's question),
+    sentence), ``risk_clause`` (the same in one clause of a longer sentence), ``other`` (every other type), ``question`` (a risk type in a counselor's question),
     ``answer`` (a bare answer taking its question's topic), ``certain`` (at or above it a proposal
     is not marked possible)."""
     t = get_head().thresholds
@@ -162,10 +163,12 @@ def _allowed(ex, turn, mode, typ, text, answer) -> bool:
     return not (typ in RISK_TYPES and not answer and any(ig.regex.search(text) for ig in ex.sn_ignore))
 
 
-def _threshold(thr: dict, mode: str, turn, typ: str) -> float:
+def _threshold(thr: dict, mode: str, turn, typ: str, clause: bool) -> float:
     if typ not in RISK_TYPES:
         return thr["other"]
-    return thr["question"] if mode == "session" and turn.role == "counselor" else thr["risk"]
+    if mode == "session" and turn.role == "counselor":
+        return thr["question"]
+    return max(thr["risk"], thr["risk_clause"]) if clause else thr["risk"]
 
 
 def _best(head, cands, P, propose: float, certain: float) -> dict:
@@ -228,7 +231,7 @@ def apply(ex, turns, mode: str, session_start: str | None) -> dict:
     for (_ti, cs, ce, typ), (p, c) in props:
         t, s, e = c["turn"], c["s"], c["e"]
         answer = c["q"] is not None
-        if p < (thr["answer"] if answer else _threshold(thr, mode, t, typ)):
+        if p < (thr["answer"] if answer else _threshold(thr, mode, t, typ, (c["cs"], c["ce"]) != (s, e))):
             continue
         if c["lead"] and typ not in RISK_TYPES:
             continue  # the sentence before a question is read for indirect screening questions only
