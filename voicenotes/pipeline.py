@@ -41,6 +41,8 @@ from voicenotes.store import (
     sweep_temp_files,
 )
 from voicenotes.store.audit import audit_head
+from voicenotes.store.seal import exists as sealed_exists
+from voicenotes.store.seal import read_bytes, read_text
 
 MODES = ("dictation", "session")
 #: Formats Chromium/Firefox play in an <audio> element; others are referenced but may not play.
@@ -91,7 +93,7 @@ class NoteResult:
 
 def _load_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text("utf-8"))
+        return json.loads(read_text(path))  # a sealed folder's file: decrypted in memory
     except (OSError, UnicodeDecodeError, ValueError):
         raise InputError(f"{path.name} is not readable JSON.",
                          hint="Give an audio file, a transcript.json or an items.json.") from None
@@ -120,7 +122,7 @@ def classify_input(path: Path) -> tuple[str, Any]:
 
 def _read_json_quiet(path: Path) -> dict[str, Any] | None:
     try:
-        d = json.loads(path.read_text("utf-8"))
+        d = json.loads(read_text(path))
         return d if isinstance(d, dict) else None
     except (OSError, ValueError, UnicodeDecodeError):
         return None
@@ -285,14 +287,14 @@ def _find_audio_beside(folder: Path, transcript: Transcript | None) -> Path | No
 
 def _transcript_beside(folder: Path, itemset: ItemSet) -> Transcript | None:
     path = folder / "transcript.json"
-    if not path.is_file():
+    if not sealed_exists(path):
         return None
     data = _read_json_quiet(path)
     if data is None:
         return None
     audio_sha = (data.get("audio") or {}).get("sha256") if isinstance(data.get("audio"), dict) else None
     if itemset.transcript_sha256 and itemset.transcript_sha256 not in (
-            sha256_file(path), _transcript_hash(data), audio_sha):
+            sha256_bytes(read_bytes(path)), _transcript_hash(data), audio_sha):
         return None  # a different transcript: better no highlights than wrong ones
     try:
         return Transcript.from_dict(data)
@@ -543,7 +545,7 @@ def find_session_dir(reviewed: Path, out_dir: Path | None, input_path: Path | No
     for cand in (out_dir, input_path if input_path and input_path.is_dir() else None,
                  input_path.parent if input_path and input_path.is_file() else None,
                  reviewed.parent):
-        if cand is not None and (Path(cand) / "items.json").is_file():
+        if cand is not None and sealed_exists(Path(cand) / "items.json"):
             return Path(cand)
     raise InputError("Could not find the session folder (with items.json) for this review.",
                      hint="Say which one: voicenotes note --from-review FILE --out SESSION-FOLDER")
@@ -559,7 +561,7 @@ def finalize_review(reviewed_path: Path, session_dir: Path, *, template: str | N
     session_items = ItemSet.from_dict(_load_json(session_dir / "items.json"))
     transcript = _transcript_beside(session_dir, session_items)
     itemset = load_reviewed(reviewed_path, session_items,
-                            items_sha256=sha256_file(session_dir / "items.json"),
+                            items_sha256=sha256_bytes(read_bytes(session_dir / "items.json")),
                             audio_sha256=transcript.audio.sha256 if transcript else None)
     draft = _read_json_quiet(session_dir / "note.json") or {}
     tpl = load_template(template or draft.get("template") or "crisis")

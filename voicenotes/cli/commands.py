@@ -5,13 +5,17 @@ from voicenotes.cli import (
     batch,
     export,
     extract,
+    keys,
     models,
     note,
+    purge,
     record,
     review,
+    seal,
     speakers,
     transcribe,
 )
 
 # the order of `voicenotes --help`: the main job first, developer tools last
-ALL = (note, review, export, record, transcribe, extract, batch, speakers, models, audit)
+ALL = (note, review, export, record, seal, purge, keys, transcribe, extract, batch, speakers,
+       models, audit)

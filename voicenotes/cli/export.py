@@ -29,6 +29,12 @@ def export(
                    f"voicenotes review {session_dir}", err=True)
     for fmt in fmts:
         typer.echo(str(paths[fmt]))
+    from voicenotes.store.seal import is_sealed
+
+    if is_sealed(session_dir):
+        typer.echo("The session folder is sealed, but these exported files are not: once they "
+                   f"are in your record system, seal them too with voicenotes seal {session_dir}",
+                   err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -83,6 +83,10 @@ def note(
         help="Render the final note from items.reviewed.json exported by review.html, and log "
         "the decisions in the session's audit.jsonl."),
     quiet: QuietOption = False,
+    seal: bool = typer.Option(
+        False, "--seal", help="Seal the session folder when the run ends (every file encrypted "
+        "to this installation's key; see voicenotes seal). A folder already sealed is sealed "
+        "again anyway."),
 ) -> None:
     """Draft a crisis note from a recording: transcribe, find crisis items, write note.md and a
     review page (review.html) in a session folder. Nothing leaves this computer.
@@ -93,13 +97,17 @@ def note(
 
     rules = rules or []
     if from_review is not None:
-        _finish_review(from_review, input_path, out, template, quiet)
+        _finish_review(from_review, input_path, out, template, quiet, seal)
         return
     if input_path is None:
         raise UsageError("Give the recording (or transcript.json / items.json) to draft a note from.",
                          hint="Example: voicenotes note session.flac --out notes/session-1")
     from voicenotes import pipeline
 
+    if seal:  # no key: say so before the long run, not after
+        from voicenotes.store.keys import load_identity
+
+        load_identity()
     audio_input = input_path.suffix.lower() != ".json"
     if speakers is not None or (counselor is not None and audio_input):
         # a bad spec or a missing extra stops here, before transcribing
@@ -122,8 +130,22 @@ def note(
         progress.close()
     if not quiet:
         _print_summary(result)
-    typer.echo(f"Note draft:  {result.note_md}")
-    typer.echo(f"Review page: {result.review_html}")
+    sealed = _seal_if(result.out_dir, seal)
+    typer.echo(f"Note draft:  {result.note_md}{sealed}")
+    typer.echo(f"Review page: {result.review_html}{sealed}")
+
+
+def _seal_if(folder: Path, asked: bool) -> str:
+    """Seal ``folder`` when asked or when it was sealed before this run wrote into it; returns
+    the suffix its files now carry."""
+    from voicenotes.store.seal import SUFFIX, is_sealed, reseal
+
+    if not (asked or is_sealed(folder)):
+        return ""
+    report = reseal(folder)
+    typer.echo(f"Sealed {len(report.done)} file(s) in {folder}: voicenotes review and export "
+               "open them; voicenotes unseal decrypts them.", err=True)
+    return SUFFIX
 
 
 def _print_summary(result) -> None:
@@ -151,7 +173,7 @@ def _print_summary(result) -> None:
 
 
 def _finish_review(reviewed: Path, input_path: Path | None, out: Path | None,
-                   template: str | None, quiet: bool) -> None:
+                   template: str | None, quiet: bool, seal: bool = False) -> None:
     from voicenotes import pipeline
     from voicenotes.errors import InputError
 
@@ -163,7 +185,8 @@ def _finish_review(reviewed: Path, input_path: Path | None, out: Path | None,
         d = result.summary["decisions"]
         typer.echo("Review decisions: " + ", ".join(f"{v} {k}" for k, v in sorted(d.items()))
                    + ". Logged in audit.jsonl.", err=True)
-    typer.echo(f"Final note:  {result.paths['note.reviewed.md']}")
+    sealed = _seal_if(session, seal)
+    typer.echo(f"Final note:  {result.paths['note.reviewed.md']}{sealed}")
     typer.echo(f"Audit log:   {result.paths['audit.jsonl']}")
 
 

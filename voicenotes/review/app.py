@@ -33,6 +33,8 @@ from voicenotes.note.templates import TEMPLATE_NAMES, labels
 from voicenotes.review.decisions import RISK_LEVELS, DecisionStore
 from voicenotes.review.page import _safe_json, page_data
 from voicenotes.review.sign import session_note, sign, template_of
+from voicenotes.store.seal import SUFFIX as SEALED_SUFFIX
+from voicenotes.store.seal import read_bytes, read_text
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; media-src 'self'; "
        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
@@ -61,8 +63,8 @@ class ReviewApp:
         if template:
             self.store.set_template(template)
         self.token = secrets.token_urlsafe(24)
-        self.audio = next((p.name for p in sorted(self.folder.glob("audio.*")) if p.is_file()),
-                          None)
+        self.audio = next((p.name.removesuffix(SEALED_SUFFIX)  # a sealed folder's audio.*.age
+                           for p in sorted(self.folder.glob("audio.*")) if p.is_file()), None)
         self.idle_stop_s = idle_stop_s
         self.last_seen: float | None = None
 
@@ -97,7 +99,7 @@ class ReviewApp:
         note = None
         if signed.get("stem"):  # a signed note is shown (and copied) exactly as it was signed
             try:
-                note = json.loads((self.folder / f"{signed['stem']}.json").read_text("utf-8"))
+                note = json.loads(read_text(self.folder / f"{signed['stem']}.json"))
             except (OSError, ValueError):
                 note = None
         if note is None:
@@ -213,7 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"Not found\n", "text/plain")
 
     def _audio(self, path: Path) -> None:
-        data = path.read_bytes()
+        data = read_bytes(path)  # a sealed folder's audio is decrypted in memory
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         m = re.match(r"bytes=(\d*)-(\d*)$", self.headers.get("Range", ""))
         if not m or not (m.group(1) or m.group(2)):

@@ -19,8 +19,9 @@ from voicenotes.domain import RISK_TYPES
 from voicenotes.errors import InputError, UsageError
 from voicenotes.review import overlay
 from voicenotes.schema import Item, ItemSet, Transcript
-from voicenotes.store import atomic_write_json, sha256_file
+from voicenotes.store import atomic_write_json, sha256_bytes, sha256_file
 from voicenotes.store.audit import append_audit, sha256_text
+from voicenotes.store.seal import read_bytes, read_text
 
 STATE_FILE = "review.state.json"
 STATE_SCHEMA_VERSION = 1
@@ -33,7 +34,7 @@ TEXT_LIMIT = 20_000
 
 def load_transcript(folder: Path) -> Transcript | None:
     try:
-        return Transcript.from_dict(json.loads((Path(folder) / "transcript.json").read_text("utf-8")))
+        return Transcript.from_dict(json.loads(read_text(Path(folder) / "transcript.json")))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
         return None
 
@@ -64,14 +65,15 @@ class DecisionStore:
         self.folder = Path(folder)
         items_path = self.folder / "items.json"
         try:
-            self.itemset = ItemSet.from_dict(json.loads(items_path.read_text("utf-8")))
+            items_bytes = read_bytes(items_path)  # sealed folders: decrypted in memory
+            self.itemset = ItemSet.from_dict(json.loads(items_bytes.decode("utf-8")))
         except FileNotFoundError:
             raise InputError(f"{self.folder} has no items.json, so it is not a session folder.",
                              hint="Give the folder `voicenotes note` wrote.") from None
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
             raise InputError(f"The items.json in {self.folder} is damaged.",
                              hint="Run voicenotes note again on the recording.") from None
-        self.items_sha256 = sha256_file(items_path)
+        self.items_sha256 = sha256_bytes(items_bytes)
         self.transcript = load_transcript(self.folder)
         self.path = self.folder / STATE_FILE
         self._lock = threading.RLock()
@@ -85,7 +87,7 @@ class DecisionStore:
                  "signed": None, "version": 1, "added": [], "corrections": [],
                  "roles_swapped": False}
         try:
-            raw = json.loads(self.path.read_text("utf-8"))
+            raw = json.loads(read_text(self.path))
         except FileNotFoundError:
             return fresh
         except (OSError, UnicodeDecodeError, ValueError):

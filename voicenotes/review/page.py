@@ -21,6 +21,7 @@ from voicenotes.errors import InputError
 from voicenotes.note.build import fmt_time, label_and_qualifiers, render_entry, time_ref
 from voicenotes.schema import RISK_TYPES, Item, ItemSet, Transcript
 from voicenotes.store.audit import AUDIT_FILE, append_audit, verify_audit
+from voicenotes.store.seal import read_text
 
 REVIEW_STATUSES = ("accepted", "edited", "rejected")
 
@@ -129,7 +130,7 @@ def load_reviewed(path: Path, session_items: ItemSet, *, items_sha256: str | Non
     Item content always comes from the session's own items.json; only ``review`` is taken
     from the export. Every risk item must carry a decision; a rejection needs a reason."""
     try:
-        raw = json.loads(Path(path).read_text("utf-8"))
+        raw = json.loads(read_text(Path(path)))
         ids = [d["id"] for d in raw["items"]]
         reviewed = {d["id"]: d.get("review") or {} for d in raw["items"]}
     except FileNotFoundError:

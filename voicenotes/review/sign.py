@@ -20,6 +20,7 @@ from voicenotes.schema import Transcript
 __all__ = ["export_session", "load_transcript", "session_note", "sign"]
 from voicenotes.store import atomic_write_json, sha256_file
 from voicenotes.store.audit import audit_head
+from voicenotes.store.seal import exists, read_text
 
 SIGNED_STEM = "note.signed"
 DRAFT_STEM = "note.draft"
@@ -27,7 +28,7 @@ DRAFT_STEM = "note.draft"
 
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads(read_text(path))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -93,7 +94,7 @@ def sign(store: DecisionStore, template: str | None = None,
 def export_session(folder: Path, formats: list[str]) -> tuple[str, dict[str, Path]]:
     """Write the exports of the signed note, else of the draft (with its DRAFT banner)."""
     folder = Path(folder)
-    if not (folder / "items.json").is_file() and not (folder / "note.json").is_file():
+    if not exists(folder / "items.json") and not exists(folder / "note.json"):
         raise InputError(f"{folder} is not a session folder (it has no note.json).",
                          hint="Give the folder `voicenotes note` wrote.")
     state = _read_json(folder / STATE_FILE) or {}

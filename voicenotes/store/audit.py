@@ -237,10 +237,12 @@ def check_audit(path: Path, key: bytes | None = None) -> AuditCheck:
 def _note_anchor(folder: Path, name: str, lines: list[bytes]) -> str:
     """Why the note file ``name`` disagrees with the log ('' when it agrees): its recorded chain
     head must be in the log and an entry after it must name the file's SHA-256."""
+    from voicenotes.store.seal import read_bytes  # a sealed note is opened in memory
+
     try:
-        raw = (folder / name).read_bytes()
+        raw = read_bytes(folder / name)
         head = (json.loads(raw).get("provenance") or {}).get("audit_head")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, InputError):
         return ""
     if not isinstance(head, dict) or not isinstance(head.get("lines"), int):
         return ""
@@ -265,7 +267,8 @@ def check_folder(folder: Path, key: bytes | None = None) -> AuditCheck:
     if not res.ok:
         return res
     lines = (folder / AUDIT_FILE).read_bytes().split(b"\n")[:-1]
-    names = [*ANCHORED, *sorted(p.name for p in folder.glob("note.signed*.json"))]
+    names = [*ANCHORED, *sorted(p.name.removesuffix(".age")
+                                for p in folder.glob("note.signed*.json*"))]
     for name in names:
         why = _note_anchor(folder, name, lines)
         if why:
