@@ -105,6 +105,20 @@ def test_conflicting_statements_are_both_kept_and_flagged():
     assert "Suicidal ideation: denied and affirmed — check [00:05], [01:05]" in md
 
 
+def test_past_use_beside_a_current_denial_is_history_not_a_conflict():
+    ev = lambda q, t: Evidence(segment=0, start_char=0, end_char=len(q), quote=q, t_start=t)  # noqa: E731
+    items = ItemSet(items=(
+        Item(id="a", type="RISK_FACTOR", evidence=ev("I used to drink a lot", 5.0),
+             value={"factor": "substance_use"}, temporality="past"),
+        Item(id="b", type="RISK_FACTOR", evidence=ev("I don't drink now", 65.0),
+             value={"factor": "substance_use"}, polarity="negated"),
+    ))
+    assert build_note(items, load_template("crisis"))["header"]["conflicts"] == []
+    now = ItemSet(items=(items.items[0].__class__(**{**items.items[0].__dict__, "temporality": "current"}),
+                         items.items[1]))
+    assert len(build_note(now, load_template("crisis"))["header"]["conflicts"]) == 1
+
+
 def test_safety_plan_is_in_the_clients_words():
     md = render_markdown(build_note(hand_items(), load_template("safety-plan")))
     step = lambda title: md.split(title, 1)[1].split("\n## ", 1)[0]  # noqa: E731

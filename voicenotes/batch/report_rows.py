@@ -13,78 +13,26 @@ from pathlib import Path
 from typing import Any
 
 from voicenotes.batch.journal import Journal
-from voicenotes.domain import RISK_TYPES
+from voicenotes.domain import COVERAGE_TOPICS, LETHALITY_TOPICS, RISK_TYPES, topics_of
 
-#: Lethality topics: (column, label). What counts for each is in :func:`topic_of`.
-LETHALITY = (
-    ("ideation", "Ideation"),
-    ("plan", "Plan"),
-    ("intent", "Intent"),
-    ("means_access", "Means access"),
-    ("prior_attempts", "Prior attempts"),
-    ("protective_factors", "Protective factors"),
-    ("substance_use", "Substance use"),
-    ("harm_to_others", "Harm to others"),
-)
-COVERAGE = (("coping", "Coping"), ("referrals", "Referrals"), ("follow_up", "Follow-up"))
+#: Lethality topics: (column, label); what counts for each is voicenotes.domain.topics_of.
+LETHALITY = LETHALITY_TOPICS
+COVERAGE = COVERAGE_TOPICS
 
 NOT_ASSESSED = "not assessed"
 TOPIC_STATES = ("affirmed", "denied", "mentioned", NOT_ASSESSED)
-
-_SUBSTANCE_WORDS = ("substance", "alcohol", "drink", "drug", "intox", "overdos", "opioid",
-                    "cannabis", "marijuana", "cocaine", "meth", "heroin", "pills_misuse")
-#: RISK subtypes that name their topic outright.
-_RISK_SUBTYPE_TOPIC = {"plan": "plan", "preparatory": "plan", "intent": "intent",
-                       "attempt": "prior_attempts", "harm_to_others": "harm_to_others"}
-#: Item types that speak to one topic whatever their details.
-_TYPE_TOPIC = {"MEANS": "means_access", "MEANS_SAFETY": "means_access",
-               "PROTECTIVE": "protective_factors", "COPING": "coping",
-               "REFERRAL": "referrals", "FOLLOW_UP": "follow_up"}
 
 
 def _lower(v: Any) -> str:
     return str(v or "").lower()
 
 
-def _risk_topics(sub: str, clue: str) -> list[str]:
-    if sub.startswith("ideation"):
-        return ["ideation"]
-    if sub in _RISK_SUBTYPE_TOPIC:
-        return [_RISK_SUBTYPE_TOPIC[sub]]
-    if sub == "self_harm":
-        return []  # counted in the risk totals; not one of the eight topics
-    if "attempt" in clue:
-        return ["prior_attempts"]
-    if "plan" in clue:
-        return ["plan"]
-    return ["ideation"]  # an unspecified suicide-risk mention
-
-
-def _risk_factor_topics(sub: str, factor: str, clue: str) -> list[str]:
-    topics: list[str] = []
-    text = " ".join((sub, factor)) if (sub or factor) else clue
-    if any(w in text for w in _SUBSTANCE_WORDS):
-        topics.append("substance_use")
-    if "attempt" in f"{sub} {factor} {clue}":
-        topics.append("prior_attempts")  # e.g. a relative's attempt: shown as third-party
-    return topics
-
-
 def topic_of(item: dict[str, Any]) -> list[str]:
-    """The lethality/coverage topics one item (an items.json entry) speaks to. Subtype and value
-    fields decide first; where the rules left them empty, the rule id and the evidence words are
-    looked at (only to classify: no words are copied into the report)."""
-    t = item.get("type")
+    """The lethality/coverage topics one item (an items.json entry) speaks to (the domain's one
+    mapping; the rule id and evidence words only classify: no words are copied into the report)."""
     value = item.get("value") or {}
-    sub = _lower(item.get("subtype") or value.get("subtype"))
-    factor = _lower(value.get("factor"))
-    clue = " ".join((_lower(item.get("rule_id")),
-                     _lower((item.get("evidence") or {}).get("quote"))))
-    if t == "RISK":
-        return _risk_topics(sub, clue)
-    if t == "RISK_FACTOR":
-        return _risk_factor_topics(sub, factor, clue)
-    return [_TYPE_TOPIC[t]] if isinstance(t, str) and t in _TYPE_TOPIC else []
+    clue = " ".join((_lower(item.get("rule_id")), _lower((item.get("evidence") or {}).get("quote"))))
+    return topics_of(item.get("type"), item.get("subtype") or value.get("subtype"), value.get("factor"), clue)
 
 
 def _topic_state(items: list[dict[str, Any]]) -> str:

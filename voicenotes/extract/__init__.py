@@ -116,6 +116,10 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
     ex = get_extractor(rules_paths, use_model)
     segments = transcript.segments
     turns = ex.run(segments, mode, session_start)
+    if mode == "session":
+        from voicenotes.extract.clinical import hedged_denials
+
+        hedged_denials(turns)
     sem_info = None
     if semantic is None:
         semantic = os.environ.get("VOICENOTES_SEMANTIC", "") != "0"
@@ -125,6 +129,14 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
         if _sem.available():
             added = _sem.apply(ex, turns, mode, session_start)
             sem_info = {"model": _sem.MODEL_ID, "threshold": _sem.get_detector().threshold, "items_added": added}
+            from voicenotes.extract import classify as _cls
+
+            try:
+                if _cls.available() and os.environ.get("VOICENOTES_CLASSIFIER", "") != "0":
+                    sem_info["classifier"] = {"thresholds": _cls.thresholds(),
+                                              "items_added": _cls.apply(ex, turns, mode, session_start)}
+            finally:
+                _sem.get_detector().last_embedded = None  # no session text kept after the call
     items = []
     n = 0
     for turn in turns:

@@ -309,8 +309,25 @@ def format_summary(s: Summary, details: bool = False) -> str:
                 lines.append(f"  FP    {r.id} {f[0]} {f[1]!r}")
             for f in r.forbidden_hits:
                 lines.append(f"  FORB  {r.id} {f[0]} {f[1]}")
+    lines.append("recall per type: " + ", ".join(
+        f"{t} {tp}/{n}={tp / n:.2f}" for t, (tp, _fp, n) in s.per_type.items() if n))
+    lines.append("stage recall: " + ", ".join(f"{name} {r}" for name, r in stage_recalls(s)))
     lines.append(f"risk_recall={s.risk_recall:.3f} f1={s.f1:.3f} attr_acc={s.attr_acc:.3f} forbidden={s.forbidden}")
     return "\n".join(lines)
+
+
+STAGES = (("triggers+precipitants", ("TRIGGER", "PRECIPITANT")), ("coping", ("COPING",)),
+          ("supports", ("SUPPORT",)), ("means safety", ("MEANS_SAFETY",)), ("follow-up", ("FOLLOW_UP",)))
+
+
+def stage_recalls(s: Summary) -> list[tuple[str, str]]:
+    """Detection recall of the stage items the note exists for ("-" when the gold has none)."""
+    out = []
+    for name, types in STAGES:
+        tp = sum(s.per_type[t][0] for t in types)
+        n = sum(s.per_type[t][2] for t in types)
+        out.append((name, f"{tp / n:.2f}" if n else "-"))
+    return out
 
 
 def run_text_eval(cases: list[dict], pred_dir: Path, rules_paths=(), write=True) -> Summary:

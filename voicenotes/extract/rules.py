@@ -299,6 +299,7 @@ def load_rules(extra: Sequence[Path] = ()) -> RuleSet:
         safety += s
         h.update(data)
         files.append(str(p))
+    h.update(classifier_hash().encode("ascii"))
     version = f"{RULES_BASE_VERSION}+{h.hexdigest()[:8]}"
     return RuleSet(targets, context, safety, version, tuple(files))
 
@@ -310,4 +311,13 @@ def builtin_version() -> str:
             h.update((RULES_DIR / f).read_bytes())
         except OSError:
             pass
+    h.update(classifier_hash().encode("ascii"))
     return f"{RULES_BASE_VERSION}+{h.hexdigest()[:8]}"
+
+
+def classifier_hash() -> str:
+    """The clause classifier's trained head and thresholds are part of the rules' version: the
+    same rule files with another head extract other items."""
+    from voicenotes.extract.classifier import weights_hash
+
+    return weights_hash()

@@ -115,6 +115,18 @@ class Embedder:
         self.model_path = model
 
     def embed(self, texts: list[str], batch: int = 32):
+        """Embeddings in the order of ``texts``; batches are formed in order of length, so that a
+        batch is padded to about its own length rather than the longest text's."""
+        np = self.np
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = self._embed([texts[i] for i in order], batch)
+        res = np.empty_like(out)
+        res[order] = out
+        return res
+
+    def _embed(self, texts: list[str], batch: int):
         np = self.np
         outs = []
         for k in range(0, len(texts), batch):
@@ -140,6 +152,7 @@ class Detector:
         self.protos = load_prototypes(prototypes)
         self.P = self.emb.embed([p.text for p in self.protos])
         self.threshold = threshold
+        self.last_embedded: dict | None = None
         self.load_s = time.perf_counter() - t0
 
     def score(self, sentences: list[str]):
@@ -147,6 +160,9 @@ class Detector:
         if not sentences:
             return []
         S = self.emb.embed(sentences)
+        # kept for the clause classifier of the same extraction, which reads many of the same
+        # sentences (extract_items clears it when the extraction ends)
+        self.last_embedded = dict(zip(sentences, S, strict=True))
         sims = S @ self.P.T
         res = []
         for row in sims:
@@ -255,7 +271,8 @@ def apply(ex, turns, mode: str, session_start: str | None, threshold: float | No
     return added
 
 
-def _mention(ex, turn, s, e, cs, ce, typ, proto, mode, base, Mention, TargetSpec):
+def _mention(ex, turn, s, e, cs, ce, typ, proto, mode, base, Mention, TargetSpec,
+             certainty: str | None = "possible", flags: tuple = ("semantic",)):
     """A Mention over the sentence [s, e) with the attributes the engine gives a rule target there:
     the engine's own ConText handling (Extractor._mention) run on the cues whose scope reaches the
     clause [cs, ce) that matched the prototype best (the whole sentence or one of its clauses)."""
@@ -284,7 +301,7 @@ def _mention(ex, turn, s, e, cs, ce, typ, proto, mode, base, Mention, TargetSpec
             mods.append(mod)
     value = dict(proto.value)
     spec = TargetSpec(id="semantic", type=typ, pattern="", where="prototypes", value=value,
-                      certainty="possible", flags=("semantic",))
+                      certainty=certainty, flags=flags)
     # a zero-width target at the sentence end, so that the cues inside the sentence modify it
     # (the engine skips cues lying inside a target span)
     shim = SimpleNamespace(label_=typ, start=span.end, end=span.end, start_char=s, end_char=e,

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+from voicenotes.domain import topics_of
 from voicenotes.note.templates import Template, labels
 from voicenotes.schema import RISK_TYPES, Item, ItemSet, Transcript
 
@@ -319,25 +320,12 @@ def risk_group(item: Item) -> str:
 
 
 def _topics(item: Item) -> set[str]:
+    """The lethality topics an item assesses (the domain's one mapping, as the batch report reads
+    it); someone else's statement assesses nothing of the client's."""
     if item.experiencer == "other":
         return set()
-    sub = attr(item, "subtype")
-    out: set[str] = set()
-    if item.type == "RISK":
-        if sub in (None, "ideation_passive", "ideation_active"):
-            out.add("ideation")
-        for name in ("plan", "intent", "harm_to_others"):
-            if sub == name:
-                out.add(name)
-        if sub in ("attempt", "preparatory"):
-            out.add("prior_attempts")
-    elif item.type in ("MEANS", "MEANS_SAFETY"):
-        out.add("means_access")
-    elif item.type == "PROTECTIVE":
-        out.add("protective_factors")
-    elif item.type == "RISK_FACTOR" and attr(item, "factor") == "substance_use":
-        out.add("substance_use")
-    return out
+    clue = f"{item.rule_id or ''} {item.evidence.quote or ''}"
+    return set(topics_of(item.type, attr(item, "subtype"), attr(item, "factor"), clue))
 
 
 def not_assessed(items: Iterable[Item]) -> list[dict[str, str]]:
@@ -348,11 +336,13 @@ def not_assessed(items: Iterable[Item]) -> list[dict[str, str]]:
 
 
 def conflicts(items: Iterable[Item], mode: str) -> list[dict[str, Any]]:
-    """The same client risk both denied and affirmed (actual statements): keep both, flag it."""
+    """The same client risk both denied and affirmed (actual statements): keep both, flag it.
+    Past and present are compared apart: "used to drink" beside "doesn't drink now" is history,
+    not a contradiction."""
     by: dict[tuple, dict[str, list[Item]]] = {}
     for it in items:
         if it.type in RISK_TYPES and it.modality == "actual" and it.experiencer == "client":
-            key = (it.type,) + tuple(attr(it, k) for k in CONTENT_KEYS.get(it.type, ()))
+            key = (it.type, it.temporality == "past") + tuple(attr(it, k) for k in CONTENT_KEYS.get(it.type, ()))
             by.setdefault(key, {}).setdefault(it.polarity, []).append(it)
     out = []
     for pol in by.values():
