@@ -414,13 +414,12 @@ def test_long_file_streams_with_flat_memory(tmp_path):
     """2 h (230 MB of PCM) streamed in 30 s blocks: RSS must not grow with the length."""
     long_wav = long_noise_file(tmp_path / "two_hours.wav", 7200)
     code = f"""
-        import resource
         from voicenotes.audio import iter_audio
 
-        def rss_mb():
+        def rss_mb(field="VmRSS"):
             with open("/proc/self/status") as fh:
                 for line in fh:
-                    if line.startswith("VmRSS"):
+                    if line.startswith(field):
                         return int(line.split()[1]) / 1024
 
         stream = iter_audio({str(long_wav)!r})
@@ -429,7 +428,9 @@ def test_long_file_streams_with_flat_memory(tmp_path):
             rss.append(rss_mb())
         q = len(rss) // 4
         first, last = max(rss[2:q]), max(rss[-q:])
-        hw = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # VmHWM is this process's own high-water mark (ru_maxrss can carry the forking
+        # parent's figure across exec, so a big pytest process would inflate it)
+        hw = rss_mb("VmHWM")
         print(stream.decoded_s, first, last, hw)
     """
     proc = _run_with_timeout(code, timeout=120)
