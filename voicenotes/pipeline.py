@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from voicenotes import __version__
+from voicenotes.domain import SESSION_START_FORMS, SessionContext, session_context
 from voicenotes.errors import InputError, StorageError, UsageError
 from voicenotes.schema import RISK_TYPES, ItemSet, Transcript
 from voicenotes.store import (
@@ -66,6 +67,7 @@ class NoteOptions:
     rules_paths: Sequence[Path] = ()
     copy_audio: bool = True          # private copy of the audio beside review.html
     progress: Progress | None = None
+    session: SessionContext | None = None  # mode and start, when the caller parsed them already
 
 
 @dataclass
@@ -139,15 +141,26 @@ def load_consent_record(folder: Path) -> dict[str, Any] | None:
         return _read_json_quiet(path)
 
 
-def _session_start(options: NoteOptions, folder: Path, transcript: Transcript | None,
+def check_session(options: NoteOptions) -> SessionContext:
+    """The session context of the options, checked before any work: a start that cannot be
+    read stops here with one plain line (exit 2)."""
+    if options.session is not None:
+        return options.session
+    try:
+        ctx = session_context(options.mode, options.session_start)
+    except ValueError as exc:
+        raise UsageError(f"--session-start '{str(options.session_start)[:40]}' cannot be read: "
+                         f"{exc}.", hint=f"Use a form such as {SESSION_START_FORMS}.") from None
+    if options.mode is not None and options.mode not in MODES:
+        raise UsageError(f"Unknown mode '{options.mode}'.",
+                         hint="Use --mode dictation or --mode session.")
+    return ctx
+
+
+def _session_start(ctx: SessionContext, folder: Path, transcript: Transcript | None,
                    consent: dict[str, Any] | None) -> tuple[str | None, str]:
-    if options.session_start:
-        try:
-            datetime.fromisoformat(options.session_start)
-        except ValueError:
-            raise UsageError(f"--session-start '{options.session_start}' is not a date and time.",
-                             hint="Use ISO form, e.g. --session-start 2026-03-09T14:00") from None
-        return options.session_start, "option"
+    if ctx.start is not None:
+        return ctx.start_iso, "option"
     if transcript is not None and transcript.session_start:
         return transcript.session_start, "transcript"
     journal = _read_json_quiet(folder / "recording.json")
@@ -170,15 +183,19 @@ def _local_naive(iso: str) -> str:
 
 
 def _mode(options: NoteOptions, transcript: Transcript | None,
-          consent: dict[str, Any] | None) -> str:
+          consent: dict[str, Any] | None, found: str | None = None) -> str:
+    """--mode, else what the recording's consent declared, else what the speaker stage found,
+    else the transcript's own mode, else from its roles, else dictation."""
     if options.mode:
         if options.mode not in MODES:
             raise UsageError(f"Unknown mode '{options.mode}'.", hint="Use --mode dictation or --mode session.")
         return options.mode
-    if transcript is not None and transcript.mode in MODES:
-        return transcript.mode
     if consent and consent.get("mode") in MODES:
         return consent["mode"]
+    if found in MODES:
+        return str(found)
+    if transcript is not None and transcript.mode in MODES:
+        return transcript.mode
     if transcript is not None and any(s.role in ("client", "counselor") and s.role != "unknown"
                                       for s in transcript.segments) \
             and len({s.role for s in transcript.segments}) > 1:
@@ -363,6 +380,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     """Run the chain on one input and write the session folder. See the module doc."""
     options = options or NoteOptions()
     input_path = Path(input_path)
+    ctx = check_session(options)  # a bad --session-start costs nothing
     kind, loaded = classify_input(input_path)
     out_dir = _check_out_dir(Path(out_dir) if out_dir else default_out_dir(input_path))
     from voicenotes.note.templates import load_template
@@ -392,15 +410,9 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
             transcript = tr.transcribe(input_path, info=info,
                                        progress=lambda d, t: _progress(options, "transcribe", d, t))
         timings["transcribe"] = time.monotonic() - t0
-        spec = options.speakers or ("auto" if options.counselor else None)
-        if spec:
-            t0 = time.monotonic()
-            _progress(options, "speakers", 0.0, 1.0)
-            from voicenotes.speakers import assign_speakers
-
-            transcript = assign_speakers(transcript, input_path, spec,
-                                         counselor=options.counselor)
-            timings["speakers"] = time.monotonic() - t0
+        found = _speakers_stage(options, transcript, input_path, result)
+        if found is not None:
+            transcript = found
     elif options.counselor is not None:
         if kind != "transcript":
             raise UsageError("--counselor needs the recording or its transcript.json, not "
@@ -413,8 +425,10 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     if audio_src is None:
         audio_src = _find_audio_beside(folder, transcript)
 
-    mode = itemset.mode if itemset is not None and not options.mode else _mode(options, transcript, consent)
-    session_start, start_source = _session_start(options, folder, transcript, consent)
+    found_mode = result.summary.get("speakers", {}).get("mode")
+    mode = itemset.mode if itemset is not None and not options.mode else _mode(
+        options, transcript, consent, found_mode)
+    session_start, start_source = _session_start(ctx, folder, transcript, consent)
     if itemset is not None and not options.session_start and itemset.session_start:
         session_start, start_source = itemset.session_start, "items"
     if transcript is not None:
@@ -430,6 +444,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
 
         itemset = extract_items(transcript, mode=mode, session_start=session_start,
                                 rules_paths=tuple(Path(p) for p in options.rules_paths))
+        itemset = _after_extraction(itemset, transcript, mode, options, ctx)
         timings["extract"] = time.monotonic() - t0
     items_bytes = (json.dumps(itemset.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     result.paths["items.json"] = atomic_write_bytes(out_dir / "items.json", items_bytes)
@@ -443,6 +458,10 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     prov = _provenance(input_path, input_sha, transcript, itemset, generated_at, template.name)
     prov["session_start_source"] = start_source
     prov["items_sha256"] = items_sha
+    if transcript is not None and isinstance((transcript.speakers or {}).get("decision"), dict):
+        prov["speakers"] = dict(transcript.speakers["decision"])
+    if isinstance(itemset.provenance.get("attribution"), dict):
+        prov["attribution"] = dict(itemset.provenance["attribution"])
     write_note_files(out_dir, itemset, template, transcript=transcript, consent=consent,
                      provenance=prov, result=result)
     audio_name = _copy_audio(audio_src, out_dir, options.copy_audio) if audio_src else None
@@ -467,10 +486,65 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     }])
     timings["note"] = time.monotonic() - t0
     reused = result.summary.get("transcript_reused", False)
+    speakers = result.summary.get("speakers")
     result.summary = _summary(itemset, transcript, result, session_start, start_source, mode)
     result.summary["transcript_reused"] = reused
+    if speakers:
+        result.summary["speakers"] = speakers
     _progress(options, "note", 1.0, 1.0)
     return result
+
+
+def _speakers_stage(options: NoteOptions, transcript: Transcript, input_path: Path,
+                    result: NoteResult) -> Transcript | None:
+    """Who speaks: by default (``--speakers auto``) unless ``--mode dictation`` was given
+    without ``--speakers``. Records the decision (and its one line) in ``result.summary``."""
+    spec = options.speakers or ("auto" if options.counselor else None)
+    if spec is None and options.mode == "dictation":
+        return None  # the counselor said it is a dictation: one voice, nothing to separate
+    from voicenotes.speakers.auto import find_speakers
+
+    t0 = time.monotonic()
+    _progress(options, "speakers", 0.0, 1.0)
+    out, decision = find_speakers(transcript, input_path, spec, counselor=options.counselor,
+                                  progress=lambda d, t: _progress(options, "speakers", d, t))
+    result.timings["speakers"] = time.monotonic() - t0
+    result.summary["speakers"] = {**decision.to_dict(), "mode": decision.mode,
+                                  "line": decision.line()}
+    return out
+
+
+def _after_extraction(itemset: ItemSet, transcript: Transcript | None, mode: str,
+                      options: NoteOptions, ctx: SessionContext) -> ItemSet:
+    """The checks run over the extracted items: who an item can be attributed to, the words
+    that decide polarity against the audio, and follow-up times in the session's zone."""
+    from voicenotes.extract.attribution import attribute, attribution_state
+    from voicenotes.extract.audiocheck import check_deciding_words
+
+    state = attribution_state(transcript, mode)
+    if not state["verified"] and options.mode == "dictation" and not options.speakers \
+            and not (transcript is not None and (transcript.speakers or {}).get("labels")):
+        state = {"verified": True, "reason": None}  # a declared dictation: one voice
+    itemset = attribute(itemset, transcript, state)
+    itemset = check_deciding_words(itemset, transcript)
+    return _zoned_followups(itemset, ctx)
+
+
+def _zoned_followups(itemset: ItemSet, ctx: SessionContext) -> ItemSet:
+    """A follow-up time said in a session whose start had a zone gets that zone."""
+    if ctx.start is None or ctx.floating:
+        return itemset
+    items = []
+    for it in itemset.items:
+        when = it.value.get("when") if it.type == "FOLLOW_UP" else None
+        if isinstance(when, str) and len(when) > 10:
+            try:
+                zoned = ctx.localize(datetime.fromisoformat(when)).isoformat()
+            except ValueError:
+                zoned = when
+            it = replace(it, value={**it.value, "when": zoned})
+        items.append(it)
+    return replace(itemset, items=tuple(items), session_start=ctx.start_iso)
 
 
 def write_note_files(out_dir: Path, itemset: ItemSet, template, *, transcript, consent, provenance,
