@@ -410,7 +410,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
             transcript = tr.transcribe(input_path, info=info,
                                        progress=lambda d, t: _progress(options, "transcribe", d, t))
         timings["transcribe"] = time.monotonic() - t0
-        found = _speakers_stage(options, transcript, input_path, result)
+        found = _speakers_stage(options, transcript, input_path, result, _declared(options, consent))
         if found is not None:
             transcript = found
     elif options.counselor is not None:
@@ -444,7 +444,8 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
 
         itemset = extract_items(transcript, mode=mode, session_start=session_start,
                                 rules_paths=tuple(Path(p) for p in options.rules_paths))
-        itemset = _after_extraction(itemset, transcript, mode, options, ctx)
+        itemset = _after_extraction(itemset, transcript, mode, options, ctx,
+                                    _declared(options, consent))
         timings["extract"] = time.monotonic() - t0
     items_bytes = (json.dumps(itemset.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     result.paths["items.json"] = atomic_write_bytes(out_dir / "items.json", items_bytes)
@@ -495,12 +496,22 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     return result
 
 
+def _declared(options: NoteOptions, consent: dict[str, Any] | None) -> str | None:
+    """The mode the counselor declared: ``--mode``, else the recording's consent record."""
+    if options.mode:
+        return options.mode
+    if consent and consent.get("mode") in MODES:
+        return str(consent["mode"])
+    return None
+
+
 def _speakers_stage(options: NoteOptions, transcript: Transcript, input_path: Path,
-                    result: NoteResult) -> Transcript | None:
-    """Who speaks: by default (``--speakers auto``) unless ``--mode dictation`` was given
-    without ``--speakers``. Records the decision (and its one line) in ``result.summary``."""
+                    result: NoteResult, declared: str | None) -> Transcript | None:
+    """Who speaks: by default (``--speakers auto``) unless a dictation was declared (``--mode
+    dictation`` or the consent record) and no ``--speakers`` was given. Records the decision
+    (and its one line) in ``result.summary``."""
     spec = options.speakers or ("auto" if options.counselor else None)
-    if spec is None and options.mode == "dictation":
+    if spec is None and declared == "dictation":
         return None  # the counselor said it is a dictation: one voice, nothing to separate
     from voicenotes.speakers.auto import find_speakers
 
@@ -515,14 +526,14 @@ def _speakers_stage(options: NoteOptions, transcript: Transcript, input_path: Pa
 
 
 def _after_extraction(itemset: ItemSet, transcript: Transcript | None, mode: str,
-                      options: NoteOptions, ctx: SessionContext) -> ItemSet:
+                      options: NoteOptions, ctx: SessionContext, declared: str | None) -> ItemSet:
     """The checks run over the extracted items: who an item can be attributed to, the words
     that decide polarity against the audio, and follow-up times in the session's zone."""
     from voicenotes.extract.attribution import attribute, attribution_state
     from voicenotes.extract.audiocheck import check_deciding_words
 
     state = attribution_state(transcript, mode)
-    if not state["verified"] and options.mode == "dictation" and not options.speakers \
+    if not state["verified"] and declared == "dictation" and not options.speakers \
             and not (transcript is not None and (transcript.speakers or {}).get("labels")):
         state = {"verified": True, "reason": None}  # a declared dictation: one voice
     itemset = attribute(itemset, transcript, state)

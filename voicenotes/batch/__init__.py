@@ -90,6 +90,7 @@ class BatchOptions:
     jobs: int = 1
     model: str | None = None
     mode: str | None = None
+    speakers: str | None = None   # None: auto, unseparated (and said so) without the models
     retry_failed: bool = False
     include_quotes: bool = False
     preset: str | None = None
@@ -543,6 +544,7 @@ def _make_runner(cfg: dict[str, Any], progress: Callable[[float, float], None]):
         "template": cfg.get("template"), "mode": cfg.get("mode"), "model": cfg.get("model"),
         "preset": cfg.get("preset"), "cpu_threads": cfg.get("threads"),
         "transcribe": topts, "copy_audio": bool(cfg.get("copy_audio")),
+        "speakers": cfg.get("speakers"),
     }
     nopts = _build_options(pipeline.NoteOptions, nopts_wanted)
     # Load the extraction pipeline (spaCy, medspaCy, rules) now too, so the worker is fully
@@ -773,7 +775,7 @@ class BatchRunner:
     def _settings(self, threads: int) -> dict[str, Any]:
         return {"model": self.opts.model, "mode": self.opts.mode, "template": self.opts.template,
                 "preset": self.opts.preset, "threads": threads, "jobs": self.opts.jobs,
-                "copy_audio": self.opts.copy_audio}
+                "copy_audio": self.opts.copy_audio, "speakers": self.opts.speakers}
 
     def run(self) -> BatchSummary:
         t_start = time.monotonic()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voicenotes.domain import RISK_TYPES
+from voicenotes.domain import RISK_TYPES, attribution_banner
 from voicenotes.store import atomic_write_text
 
 #: Lethality topics: (column, label). What counts for each is in :func:`topic_of`.
@@ -128,6 +128,7 @@ class Row:
     output: str = ""
     quotes: list[str] = field(default_factory=list)
     model: str = ""
+    speakers: str = ""               # what speaker separation found; says when unverified
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -157,7 +158,9 @@ def row_for_outputs(recording: str, status: str, folder: Path, *, include_quotes
         row.problem = str(audio.get("partial_reason") or "audio shorter than its container")
     items = list(it.get("items") or [])
     risk = [i for i in items if i.get("type") in RISK_TYPES]
-    row.risk_affirmed = sum(1 for i in risk if i.get("polarity", "affirmed") == "affirmed")
+    row.risk_affirmed = sum(1 for i in risk if i.get("polarity", "affirmed") == "affirmed"
+                            and i.get("modality", "actual") != "question")
+    row.speakers = speakers_text(tr, it)
     row.risk_denied = sum(1 for i in risk if i.get("polarity") == "negated")
     by_topic: dict[str, list[dict[str, Any]]] = {}
     for i in items:
@@ -171,6 +174,20 @@ def row_for_outputs(recording: str, status: str, folder: Path, *, include_quotes
             label = i.get("type") + (f"/{i['subtype']}" if i.get("subtype") else "")
             row.quotes.append(f"{label} ({i.get('polarity', 'affirmed')}): {ev.get('quote', '')}")
     return row
+
+
+def speakers_text(transcript: dict[str, Any], items: dict[str, Any]) -> str:
+    """``2 voices (session)``, ``1 voice (dictation)`` or the unverified banner with its reason."""
+    banner = attribution_banner(items.get("provenance") or {})
+    if banner:
+        reason = ((items.get("provenance") or {}).get("attribution") or {}).get("reason")
+        return f"{banner} ({reason})" if reason else banner
+    sp = transcript.get("speakers") or {}
+    n = sp.get("count")
+    if not n:
+        return ""
+    mode = items.get("mode") or ""
+    return f"{n} voice{'s' if n != 1 else ''}" + (f" ({mode})" if mode else "")
 
 
 def build_rows(journal, inputs: Iterable[tuple], out_dir: Path, *,
@@ -222,7 +239,8 @@ def _cell(v: Any) -> str:
 def csv_header(include_quotes: bool) -> list[str]:
     cols = ["recording", "status", "duration_s", "words", "risk_affirmed", "risk_denied"]
     cols += [k for k, _ in LETHALITY] + [k for k, _ in COVERAGE]
-    cols += ["doubtful_segments", "audio_flags", "problem", "expected_duration_s", "output_folder"]
+    cols += ["doubtful_segments", "audio_flags", "problem", "expected_duration_s", "output_folder",
+             "speakers"]
     if include_quotes:
         cols.append("risk_quotes")
     return cols
@@ -237,7 +255,8 @@ def render_csv(rows: list[Row], include_quotes: bool) -> str:
         line = [r.recording, r.status, r.duration_s, r.words, r.risk_affirmed, r.risk_denied]
         line += [r.topics.get(k, "") for k, _ in LETHALITY]
         line += [cov[k] for k, _ in COVERAGE]
-        line += [r.doubtful_segments, " ".join(r.audio_flags), r.problem, r.expected_s, r.output]
+        line += [r.doubtful_segments, " ".join(r.audio_flags), r.problem, r.expected_s, r.output,
+                 r.speakers]
         if include_quotes:
             line.append(" | ".join(r.quotes))
         w.writerow([_cell(v) for v in line])
@@ -332,7 +351,7 @@ th button:focus{outline:2px solid #2e86c1}
 th[aria-sort=ascending] button::after{content:" \\25B2"}
 th[aria-sort=descending] button::after{content:" \\25BC"}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.affirmed{background:#f5b7b1}td.denied{background:#d6eaf8}td.mentioned{background:#fdebd0}
+td.unverified{color:#b03a2e;font-weight:700}td.affirmed{background:#f5b7b1}td.denied{background:#d6eaf8}td.mentioned{background:#fdebd0}
 td.na{color:#7f8c8d}
 tr.failed td{background:#fdedec}tr.partial td.status{background:#fcf3cf}
 tfoot td{font-weight:600;background:#f4f6f7}
@@ -382,7 +401,7 @@ def render_html(rows: list[Row], c: dict[str, Any], *, include_quotes: bool, sou
                 generated: str, svg: str | None) -> str:
     head = ["Recording", "Status", "Duration", "Words", "Risk affirmed", "Risk denied"]
     head += [lab for _, lab in LETHALITY] + [lab for _, lab in COVERAGE]
-    head += ["Doubtful audio", "Problem"]
+    head += ["Doubtful audio", "Speakers", "Problem"]
     if include_quotes:
         head.append("Risk quotes")
     out: list[str] = []
@@ -442,6 +461,9 @@ def render_html(rows: list[Row], c: dict[str, Any], *, include_quotes: bool, sou
                 doubt += "; " + ", ".join(r.audio_flags)
         a(f"<td data-sort='{r.doubtful_segments if r.doubtful_segments is not None else ''}'>"
           f"{_e(doubt)}</td>")
+        unverified = "unverified" in r.speakers
+        cls_att = " class='unverified'" if unverified else ""
+        a(f"<td{cls_att}>{_e(r.speakers)}</td>")
         a(f"<td>{_e(r.problem)}</td>")
         if include_quotes:
             a("<td>" + "<br>".join(_e(q) for q in r.quotes) + "</td>")
@@ -454,7 +476,7 @@ def render_html(rows: list[Row], c: dict[str, Any], *, include_quotes: bool, sou
     for k, _ in LETHALITY + COVERAGE:
         t = c["topics"][k]
         foot.append(f"{n - t[NOT_ASSESSED]} of {n}")
-    foot += [f"{c['with_doubtful_audio']} of {n}", ""]
+    foot += [f"{c['with_doubtful_audio']} of {n}", "", ""]
     if include_quotes:
         foot.append("")
     a("".join(f"<td>{_e(v)}</td>" for v in foot))

@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from voicenotes.cli.speakers import SPEAKERS_HELP
+
 
 def _hours(s: float) -> str:
     s = int(round(s))
@@ -156,6 +158,8 @@ def batch(
                                         "(default: $VOICENOTES_MODEL or base)."),
     mode: str | None = typer.Option(None, "--mode", help="dictation or session (default: as "
                                        "`voicenotes note` decides)."),
+    speakers: str | None = typer.Option(None, "--speakers", metavar="auto|N|channels",
+                                        help=SPEAKERS_HELP),
     preset: str | None = typer.Option(None, "--preset", help="default, fast or low-memory."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Also re-run recordings that "
                                       "failed in an earlier run."),
@@ -173,8 +177,13 @@ def batch(
 
     if mode is not None and mode not in ("dictation", "session"):
         raise UsageError(f"Unknown mode '{mode}'.", hint="Use --mode dictation or --mode session.")
+    if speakers is not None:  # a bad spec or a missing install stops here, before any work
+        from voicenotes.speakers import check_available
+
+        check_available(speakers)
     display = _Display(sys.stderr.isatty())
     opts = BatchOptions(out_dir=out, template=template, jobs=jobs, model=model, mode=mode,
+                        speakers=speakers,
                         retry_failed=retry_failed, include_quotes=include_quotes, preset=preset,
                         copy_audio=copy_audio)
     from voicenotes.batch import BatchRunner

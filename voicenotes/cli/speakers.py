@@ -12,9 +12,11 @@ from pathlib import Path
 
 import typer
 
-SPEAKERS_HELP = ("Label who speaks in a session recording: auto (channels if each party is on "
-                 "its own stereo channel, else by voice with the number of speakers estimated), "
-                 "a number of speakers (e.g. 2), or channels. Needs the speakers extra.")
+SPEAKERS_HELP = ("Who speaks: auto (the default: channels if each party is on its own stereo "
+                 "channel, else by voice with the number of speakers estimated; one voice means "
+                 "a dictation, two or more a session), a number of speakers (e.g. 2), or "
+                 "channels. Without the speaker models (voicenotes models install) the default "
+                 "goes on unseparated and the draft says so.")
 COUNSELOR_HELP = ("The speaker label (S1, S2, …) that is the counselor, when the automatic "
                   "role guess is wrong.")
 

@@ -198,12 +198,15 @@ def transcribe(
             try:
                 bar.start(label, 0.0)
                 transcript = transcriber.transcribe(path, progress=bar.update)
-                if speakers is not None:
-                    from voicenotes.speakers import assign_speakers
+                from voicenotes.speakers.auto import NOT_SEPARATED, find_speakers
 
-                    if not quiet:
-                        bar.note(f"{path.name}: separating speakers…", err=True)
-                    transcript = assign_speakers(transcript, path, speakers, counselor=counselor)
+                if not quiet and not show_bar:
+                    bar.note(f"{path.name}: separating speakers…", err=True)
+                bar.start(f"{path.name}: speakers", transcript.audio.duration_s)
+                transcript, decision = find_speakers(transcript, path, speakers,
+                                                     counselor=counselor, progress=bar.update)
+                if not quiet or decision.outcome == NOT_SEPARATED:
+                    bar.note(f"{path.name}: {decision.line()}", err=True)
                 stem = _unique_stem(path.stem, used)
                 written = write_outputs(transcript, out, stem, fmts)
             except (StorageError, ModelError, UsageError):

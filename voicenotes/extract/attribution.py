@@ -11,10 +11,10 @@ run over the extracted items:
   speakers were not separated (speaker components or weights missing), when a recording said
   to be a session yielded one voice (two voices in one channel that could not be told apart),
   or when the roles were guessed with low confidence;
-* always: an item whose sentence is a question asked by the counselor, or — when the roles
-  are not trusted — by anyone, becomes modality ``question`` (it is shown as asked, never as
-  affirmed; its polarity is what the extraction gave a question, and only an answer that is
-  attributed to a speaker can say more);
+* always: an item about the client's state (:data:`STATE_TYPES`) whose sentence is a question
+  asked by the counselor, or — when the roles are not trusted — by anyone, becomes modality
+  ``question``: it is shown as asked, never as affirmed; its polarity is what the extraction
+  gives a question, and only an answer attributed to a speaker can say more;
 * when the roles are not trusted: no item keeps a speaker (who said it is unknown), and
   items whose polarity came from an answer in another turn are marked for review.
 
@@ -36,6 +36,12 @@ from voicenotes.schema import Item, ItemSet, Transcript
 ROLE_CONFIDENCE_MIN = 0.7
 #: Rules whose polarity comes from the answer in the next turn, not from the item's own words.
 ANSWER_RULES = ("answer-to-screening-question", "answer-method-question")
+
+#: Items about the client's state, which a question must never assert. Offers and plans put as
+#: questions ("Can I call you tomorrow at ten?", "Would you see a doctor?") are left to the
+#: extraction, which reads the reply that accepts or refuses them.
+STATE_TYPES = ("RISK", "RISK_FACTOR", "MEANS", "DISTRESS", "TRIGGER", "PRECIPITANT", "COPING",
+               "SUPPORT", "PROTECTIVE")
 
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
@@ -122,8 +128,8 @@ def attribute(itemset: ItemSet, transcript: Transcript | None,
     items: list[Item] = []
     asked = 0
     for it in itemset.items:
-        if transcript is not None and it.modality != "question" and it.rule_id not in ANSWER_RULES \
-                and _asked(it, transcript, verified):
+        if transcript is not None and it.type in STATE_TYPES and it.modality != "question" \
+                and it.rule_id not in ANSWER_RULES and _asked(it, transcript, verified):
             it = _as_question(it)
             asked += 1
         if not verified:
