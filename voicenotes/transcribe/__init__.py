@@ -738,7 +738,12 @@ class Transcriber:
         pipeline = self.load()
         opts = self.options
         total = float(info.duration_s or 0.0)
-        stream = vaudio.iter_audio(path, sample_rate=SAMPLE_RATE)
+        if info.channels_cancel:  # the mono mix is near silence: hear one channel instead
+            from voicenotes.audio.onechannel import one_channel
+
+            stream = one_channel(path, 0, sample_rate=SAMPLE_RATE)
+        else:
+            stream = vaudio.iter_audio(path, sample_rate=SAMPLE_RATE)
         recorder = _vad_recorder()
         if progress is not None:
             progress(0.0, total)
@@ -856,8 +861,8 @@ def describe_flags(transcript: Transcript) -> list[str]:
         else:
             lines.append("partial: the file seems truncated or damaged")
     if "channels_cancel" in transcript.flags:
-        lines.append("channels cancel: the left and right channels cancel each other when mixed; "
-                     "check the recording setup")
+        lines.append("channels cancel: the left and right channels cancel each other when mixed, "
+                     "so the first channel alone was transcribed; check the recording setup")
     if "no_speech" in transcript.flags:
         lines.append("no speech: nothing that reliably sounds like speech was found")
     n = sum(1 for s in transcript.segments if s.verify)
