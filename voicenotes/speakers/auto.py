@@ -114,9 +114,13 @@ def find_speakers(transcript: Transcript, audio_path: Path, spec: str | None, *,
                       if isinstance(exc, ModelError) else
                       "the speaker-separation components are not installed")
             dec = SpeakerDecision(requested, NOT_SEPARATED, reason=reason)
-            sp = dict(transcript.speakers or {})
-            sp["decision"] = dec.to_dict()
-            return replace(transcript, speakers=sp), dec
+            # labels left by an earlier run (a reused transcript) would be stale: drop them
+            segs = tuple(replace(s, speaker=None, role="unknown",
+                                 words=tuple(replace(w, speaker=None) for w in s.words))
+                         for s in transcript.segments)
+            flags = tuple(f for f in transcript.flags if f != "roles_uncertain")
+            return replace(transcript, segments=segs, flags=flags,
+                           speakers={"decision": dec.to_dict()}), dec
     out = assign_speakers(transcript, Path(audio_path), use, counselor=counselor,
                           progress=progress)
     dec = decision_from(out.speakers or {}, requested)
