@@ -460,9 +460,11 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     prov["session_start_source"] = start_source
     prov["items_sha256"] = items_sha
     if transcript is not None and isinstance((transcript.speakers or {}).get("decision"), dict):
-        prov["speakers"] = dict(transcript.speakers["decision"])
+        prov["speakers"] = {k: v for k, v in transcript.speakers["decision"].items()
+                            if v is not None}
     if isinstance(itemset.provenance.get("attribution"), dict):
-        prov["attribution"] = dict(itemset.provenance["attribution"])
+        prov["attribution"] = {k: v for k, v in itemset.provenance["attribution"].items()
+                               if v is not None}
     write_note_files(out_dir, itemset, template, transcript=transcript, consent=consent,
                      provenance=prov, result=result)
     audio_name = _copy_audio(audio_src, out_dir, options.copy_audio) if audio_src else None

@@ -7,7 +7,10 @@ sits in a segment the transcription flagged as doubtful, the item is marked ``ve
 (the same review flag doubtful segments set) with the time to listen at (``asr.listen_at``).
 
 The deciding words are the fixed list below, any "…n't" contraction, and the cue words the
-extraction recorded for the item's polarity, modality and time. Runs after extraction, over the
+extraction recorded for the item's polarity, modality and time. A short answer that contradicts
+itself ("Yeah, I haven't.", "No, I have.") is checked too, however confidently it was heard:
+that is how a misheard "have"/"haven't" shows (Whisper heard "Yeah. I have been." as "Yeah,
+I haven't." with a word probability of 0.86). Runs after extraction, over the
 items and the transcript's word timings; nothing here logs session words.
 """
 
@@ -27,6 +30,11 @@ DECIDING_WORDS = frozenset({
     "nope", "yes", "yeah",
 })
 CUE_ATTRS = ("polarity", "modality", "temporality")
+YES = frozenset({"yeah", "yes", "yep", "yup", "yea"})
+NO = frozenset({"no", "nope", "nah"})
+AUX = frozenset({"have", "has", "had", "did", "do", "does", "can", "am", "was", "will"})
+#: Answers longer than this many words are not checked for contradicting themselves.
+SHORT_ANSWER_WORDS = 6
 _TOKEN = re.compile(r"[^\w']+")
 
 
@@ -64,6 +72,26 @@ def _deciding(word: str, cues: set[str]) -> bool:
     return bool(w) and (w in DECIDING_WORDS or w.endswith("n't") or w in cues)
 
 
+def _found(w: Word, why: str) -> dict[str, Any]:
+    return {"word": w.word.strip(), "probability": round(float(w.probability), 3),
+            "t": round(float(w.start), 2), "why": why}
+
+
+def _contradiction(words: list[Word]) -> Word | None:
+    """The word that contradicts a short answer's opening yes or no, or None."""
+    toks = [_norm(w.word) for w in words]
+    if not toks or len(toks) > SHORT_ANSWER_WORDS:
+        return None
+    negation = [i for i, t in enumerate(toks[1:], 1)
+                if t.endswith("n't") or t in ("not", "never", "no", "cannot")]
+    if toks[0] in YES and negation:
+        return words[negation[0]]
+    if toks[0] in NO and not negation:
+        aux = [i for i, t in enumerate(toks[1:], 1) if t in AUX]
+        return words[aux[0]] if aux else None
+    return None
+
+
 def doubtful_words(item: Item, seg: Segment) -> list[dict[str, Any]]:
     """The deciding words of ``item``'s sentence that need a listen (empty when none)."""
     if not seg.words:
@@ -72,14 +100,16 @@ def doubtful_words(item: Item, seg: Segment) -> list[dict[str, Any]]:
     b = max(b, item.evidence.end_char)
     cues = _cue_words(item)
     out = []
-    for s, e, w in _word_spans(seg):
-        if e <= a or s >= b or not _deciding(w.word, cues):
+    inside = [w for s, e, w in _word_spans(seg) if e > a and s < b]
+    for w in inside:
+        if not _deciding(w.word, cues):
             continue
         low = w.probability is not None and w.probability < MIN_PROBABILITY
         if low or seg.verify:
-            out.append({"word": w.word.strip(), "probability": round(float(w.probability), 3),
-                        "t": round(float(w.start), 2),
-                        "why": "low_word_probability" if low else "doubtful_segment"})
+            out.append(_found(w, "low_word_probability" if low else "doubtful_segment"))
+    odd = _contradiction(inside)
+    if odd is not None and not any(f["t"] == round(float(odd.start), 2) for f in out):
+        out.append(_found(odd, "answer_contradicts_itself"))
     return out
 
 

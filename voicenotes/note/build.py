@@ -336,6 +336,16 @@ def conflicts(items: Iterable[Item], mode: str) -> list[dict[str, Any]]:
     return out
 
 
+DECIDING_WHY = {"low_word_probability": "the word {w!r} was heard unclearly",
+                "doubtful_segment": "the word {w!r} is in doubtful audio",
+                "answer_contradicts_itself": "the answer contradicts itself at {w!r}"}
+
+
+def _deciding_reason(found: dict[str, Any]) -> str:
+    word = str(found.get("word", "")).strip(" .,;:!?")
+    return DECIDING_WHY.get(str(found.get("why")), "check {w!r}").format(w=word)
+
+
 def verify_audio(transcript: Transcript | None, items: Iterable[Item]) -> list[dict[str, Any]]:
     """Doubtful stretches of audio, from the transcript's flags (or the items' when only items)."""
     out = []
@@ -353,8 +363,7 @@ def verify_audio(transcript: Transcript | None, items: Iterable[Item]) -> list[d
         if transcript is not None and it.asr.get("listen_at") is not None:
             t = float(it.asr["listen_at"])
             out.append({"segment": it.evidence.segment, "t_start": t, "time": fmt_time(t),
-                        "reasons": ["deciding word unclear: " + ", ".join(
-                            str(w.get("word")) for w in it.asr.get("deciding_words", []))],
+                        "reasons": [_deciding_reason(w) for w in it.asr.get("deciding_words", [])],
                         "item": it.id})
     seen, uniq = set(), []
     for v in out:
