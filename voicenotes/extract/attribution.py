@@ -54,6 +54,12 @@ def attribution_state(transcript: Transcript | None, mode: str) -> dict[str, Any
     decision = sp.get("decision") if isinstance(sp.get("decision"), dict) else {}
     if decision.get("outcome") == "not_separated":
         return {"verified": False, "reason": decision.get("reason") or "speakers not separated"}
+    if decision.get("outcome") == "dictation" and not sp.get("labels"):
+        if mode == "session":
+            return {"verified": False,
+                    "reason": "one voice was found in a session: two voices could not be told "
+                              "apart"}
+        return {"verified": True, "reason": None}
     labels = sp.get("labels")
     if not labels:
         if any(s.role in ("counselor", "client") for s in transcript.segments):

@@ -124,6 +124,13 @@ def find_speakers(transcript: Transcript, audio_path: Path, spec: str | None, *,
     out = assign_speakers(transcript, Path(audio_path), use, counselor=counselor,
                           progress=progress)
     dec = decision_from(out.speakers or {}, requested)
+    if spec is None and dec.outcome == "dictation":
+        # one voice found by default: the transcript stays as it was (no "S1:" on every line,
+        # segments not joined into one turn); only the decision and its figures are kept
+        keep = ("spec", "channels", "method", "count", "speech_s", "seconds")
+        sp = {k: v for k, v in (out.speakers or {}).items() if k in keep}
+        sp["decision"] = dec.to_dict()
+        return replace(transcript, speakers=sp, mode="dictation"), dec
     sp = dict(out.speakers or {})
     sp["decision"] = dec.to_dict()
     return replace(out, speakers=sp, mode=dec.mode or out.mode), dec
