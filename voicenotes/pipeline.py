@@ -397,22 +397,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     audio_src: Path | None = input_path if kind == "audio" else None
 
     if kind == "audio":
-        from voicenotes.audio import probe
-
-        info = probe(input_path)  # a clear AudioError before loading a model; reused below
-        t0 = time.monotonic()
-        tr = _transcriber(options, transcriber)
-        transcript = _reusable_transcript(out_dir, info.sha256, tr)
-        if transcript is not None:
-            result.summary["transcript_reused"] = True
-        else:
-            _progress(options, "transcribe", 0.0, 1.0)
-            transcript = tr.transcribe(input_path, info=info,
-                                       progress=lambda d, t: _progress(options, "transcribe", d, t))
-        timings["transcribe"] = time.monotonic() - t0
-        found = _speakers_stage(options, transcript, input_path, result, _declared(options, consent))
-        if found is not None:
-            transcript = found
+        transcript = _from_audio(input_path, out_dir, options, transcriber, result, consent)
     elif options.counselor is not None:
         if kind != "transcript":
             raise UsageError("--counselor needs the recording or its transcript.json, not "
@@ -438,15 +423,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
                                                                 transcript.to_dict())
 
     if itemset is None:
-        t0 = time.monotonic()
-        _progress(options, "extract", 0.0, 1.0)
-        from voicenotes.extract import extract_items
-
-        itemset = extract_items(transcript, mode=mode, session_start=session_start,
-                                rules_paths=tuple(Path(p) for p in options.rules_paths))
-        itemset = _after_extraction(itemset, transcript, mode, options, ctx,
-                                    _declared(options, consent))
-        timings["extract"] = time.monotonic() - t0
+        itemset = _extract(transcript, mode, session_start, options, ctx, consent, result)
     items_bytes = (json.dumps(itemset.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     result.paths["items.json"] = atomic_write_bytes(out_dir / "items.json", items_bytes)
     items_sha = sha256_bytes(items_bytes)
@@ -459,12 +436,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     prov = _provenance(input_path, input_sha, transcript, itemset, generated_at, template.name)
     prov["session_start_source"] = start_source
     prov["items_sha256"] = items_sha
-    if transcript is not None and isinstance((transcript.speakers or {}).get("decision"), dict):
-        prov["speakers"] = {k: v for k, v in transcript.speakers["decision"].items()
-                            if v is not None}
-    if isinstance(itemset.provenance.get("attribution"), dict):
-        prov["attribution"] = {k: v for k, v in itemset.provenance["attribution"].items()
-                               if v is not None}
+    prov.update(_who_said_it(transcript, itemset))
     write_note_files(out_dir, itemset, template, transcript=transcript, consent=consent,
                      provenance=prov, result=result)
     audio_name = _copy_audio(audio_src, out_dir, options.copy_audio) if audio_src else None
@@ -498,6 +470,26 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     return result
 
 
+def _from_audio(input_path: Path, out_dir: Path, options: NoteOptions, transcriber,
+                result: NoteResult, consent: dict[str, Any] | None) -> Transcript:
+    """Transcribe (or reuse an interrupted run's transcript), then find who speaks."""
+    from voicenotes.audio import probe
+
+    info = probe(input_path)  # a clear AudioError before loading a model; reused below
+    t0 = time.monotonic()
+    tr = _transcriber(options, transcriber)
+    transcript = _reusable_transcript(out_dir, info.sha256, tr)
+    if transcript is not None:
+        result.summary["transcript_reused"] = True
+    else:
+        _progress(options, "transcribe", 0.0, 1.0)
+        transcript = tr.transcribe(input_path, info=info,
+                                   progress=lambda d, t: _progress(options, "transcribe", d, t))
+    result.timings["transcribe"] = time.monotonic() - t0
+    found = _speakers_stage(options, transcript, input_path, result, _declared(options, consent))
+    return found if found is not None else transcript
+
+
 def _declared(options: NoteOptions, consent: dict[str, Any] | None) -> str | None:
     """The mode the counselor declared: ``--mode``, else the recording's consent record."""
     if options.mode:
@@ -525,6 +517,34 @@ def _speakers_stage(options: NoteOptions, transcript: Transcript, input_path: Pa
     result.summary["speakers"] = {**decision.to_dict(), "mode": decision.mode,
                                   "line": decision.line()}
     return out
+
+
+def _who_said_it(transcript: Transcript | None, itemset: ItemSet) -> dict[str, Any]:
+    """The speaker decision and the attribution check, for the note's provenance."""
+    out: dict[str, Any] = {}
+    decision = (transcript.speakers or {}).get("decision") if transcript is not None else None
+    if isinstance(decision, dict):
+        out["speakers"] = {k: v for k, v in decision.items() if v is not None}
+    attribution = itemset.provenance.get("attribution")
+    if isinstance(attribution, dict):
+        out["attribution"] = {k: v for k, v in attribution.items() if v is not None}
+    return out
+
+
+def _extract(transcript: Transcript | None, mode: str, session_start: str | None,
+             options: NoteOptions, ctx: SessionContext, consent: dict[str, Any] | None,
+             result: NoteResult) -> ItemSet:
+    from voicenotes.extract import extract_items
+
+    assert transcript is not None  # an audio or transcript input always has one here
+    t0 = time.monotonic()
+    _progress(options, "extract", 0.0, 1.0)
+    itemset = extract_items(transcript, mode=mode, session_start=session_start,
+                            rules_paths=tuple(Path(p) for p in options.rules_paths))
+    itemset = _after_extraction(itemset, transcript, mode, options, ctx,
+                                _declared(options, consent))
+    result.timings["extract"] = time.monotonic() - t0
+    return itemset
 
 
 def _after_extraction(itemset: ItemSet, transcript: Transcript | None, mode: str,

@@ -112,6 +112,22 @@ def _preflight(out: Path) -> None:
                            hint="Choose another folder with --out.") from None
 
 
+def _speakers(bar: _Progress, path: Path, transcript, speakers: str | None,
+              counselor: str | None, *, quiet: bool, show_bar: bool):
+    """Who speaks (by default ``auto``; unseparated, and said so, without the speaker models),
+    with the same progress bar as transcription and the decision in one line."""
+    from voicenotes.speakers.auto import NOT_SEPARATED, find_speakers
+
+    if not quiet and not show_bar:
+        bar.note(f"{path.name}: separating speakers…", err=True)
+    bar.start(f"{path.name}: speakers", transcript.audio.duration_s)
+    transcript, decision = find_speakers(transcript, path, speakers, counselor=counselor,
+                                         progress=bar.update)
+    if not quiet or decision.outcome == NOT_SEPARATED:
+        bar.note(f"{path.name}: {decision.line()}", err=True)
+    return transcript
+
+
 def transcribe(
     inputs: list[Path] = typer.Argument(
         ..., metavar="INPUT...", show_default=False,
@@ -198,15 +214,8 @@ def transcribe(
             try:
                 bar.start(label, 0.0)
                 transcript = transcriber.transcribe(path, progress=bar.update)
-                from voicenotes.speakers.auto import NOT_SEPARATED, find_speakers
-
-                if not quiet and not show_bar:
-                    bar.note(f"{path.name}: separating speakers…", err=True)
-                bar.start(f"{path.name}: speakers", transcript.audio.duration_s)
-                transcript, decision = find_speakers(transcript, path, speakers,
-                                                     counselor=counselor, progress=bar.update)
-                if not quiet or decision.outcome == NOT_SEPARATED:
-                    bar.note(f"{path.name}: {decision.line()}", err=True)
+                transcript = _speakers(bar, path, transcript, speakers, counselor,
+                                       quiet=quiet, show_bar=show_bar)
                 stem = _unique_stem(path.stem, used)
                 written = write_outputs(transcript, out, stem, fmts)
             except (StorageError, ModelError, UsageError):

@@ -51,7 +51,8 @@ def attribution_state(transcript: Transcript | None, mode: str) -> dict[str, Any
     if transcript is None:
         return {"verified": True, "reason": None}
     sp = transcript.speakers or {}
-    decision = sp.get("decision") if isinstance(sp.get("decision"), dict) else {}
+    raw = sp.get("decision")
+    decision: dict[str, Any] = raw if isinstance(raw, dict) else {}
     if decision.get("outcome") == "not_separated":
         return {"verified": False, "reason": decision.get("reason") or "speakers not separated"}
     if decision.get("outcome") == "dictation" and not sp.get("labels"):

@@ -590,6 +590,10 @@ def _channel_centroids(d: _Decoded, path: Path) -> np.ndarray | None:
     return np.stack(out)
 
 
+def _no_progress(done_s: float, total_s: float) -> None:
+    return None
+
+
 def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | int = "auto", *,
                     counselor: str | None = None, enrollment: Any = None,
                     options: SpeakerOptions | None = None, turns: bool = True,
@@ -618,8 +622,8 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
     mono_channel = 0 if transcript.audio.channels_cancel else None
     expected = transcript.audio.duration_s or None
     total_s = float(expected or 0.0)
-    if progress is not None:
-        progress(0.0, total_s)
+    report = progress or _no_progress
+    report(0.0, total_s)
     d = decode(audio_path, keep_mono=kind != "channels", mono_channel=mono_channel, opts=opts,
                expected_s=expected)
     meta: dict[str, Any] = {"spec": str(spec), "channels": d.channels}
@@ -644,8 +648,7 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
             d = decode(audio_path, keep_mono=True, mono_channel=mono_channel, opts=opts,
                        expected_s=expected)
         mono, d.mono = d.mono, None
-        di = diarize(mono, n, opts, progress=None if progress is None
-                     else (lambda share: progress(share * total_s, total_s)))
+        di = diarize(mono, n, opts, progress=lambda share: report(share * total_s, total_s))
         del mono
         labels_all = di.labels
         centroids = di.centroids
@@ -699,8 +702,7 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
         flags += ("roles_uncertain",)  # a whole-file warning the note shows under "verify"
     out = replace(transcript, segments=segments, speakers=meta, flags=flags,
                   mode=transcript.mode or "session")
-    if progress is not None:
-        progress(total_s, total_s)
+    report(total_s, total_s)
     return merge_turns(out) if turns else out
 
 
