@@ -30,8 +30,8 @@ DATA = REPO / "tests" / "data"  # real speech and gold cases (tests/data/SOURCES
 
 
 def make_clips(folder: Path, n: int) -> float:
-    refs = list(csv.DictReader(open(DATA / "speech/refs.tsv", encoding="utf-8"),
-                               delimiter="\t"))
+    with open(DATA / "speech/refs.tsv", encoding="utf-8") as fh:
+        refs = list(csv.DictReader(fh, delimiter="\t"))
     src = [DATA / "speech" / r["file"] for r in refs if float(r["duration_s"]) >= 4.0]
     total = 0.0
     for i in range(n):

@@ -110,8 +110,8 @@ def main() -> None:
                            capture_output=True)
             preaders = (wave_seconds(pw), soxi_seconds(pw), pyav_seconds(pw))
             synced = (last["offset_bytes"] - WAV_HEADER_BYTES) / 2 / CLIP_HZ
-            rows.append(dict(n=n, fed=fed, header=header_s, rec=readers, synced=synced,
-                             prec=preaders, cpu=cpu, rss=rss))
+            rows.append({"n": n, "fed": fed, "header": header_s, "rec": readers, "synced": synced,
+                             "prec": preaders, "cpu": cpu, "rss": rss})
             print(f"trial {t}: killed at {fed:5.2f} s fed | header said {header_s:5.2f} s | "
                   f"recovered wave/soxi/PyAV {readers[0]:5.2f}/{readers[1]:5.2f}/{readers[2]:5.2f}"
                   f" (loss {fed - readers[0]:+.2f} s) | power cut: fsync'd {synced:5.2f} s, "

@@ -238,7 +238,7 @@ def main() -> None:
 
             def ratio(a, b, field):  # median over rounds of the within-round ratio
                 pairs = [x[field] / y[field] for x, y in
-                         zip(results.get(a, []), results.get(b, [])) if x.get(field) and y.get(field)]
+                         zip(results.get(a, []), results.get(b, []), strict=False) if x.get(field) and y.get(field)]
                 return statistics.median(pairs) if pairs else None
 
             over = (ratio(f"ours:{model}", f"plain:{model}", "transcribe_s") - 1) * 100

@@ -130,7 +130,7 @@ def oracle() -> None:
             for seg, _, lab in ref[clip].itertracks(yield_label=True):
                 truth[(t >= seg.start) & (t < seg.end), labs.index(lab)] = 1
             rows, cols = linear_sum_assignment(-(hard[w].T @ truth))
-            for r, c in zip(rows, cols):
+            for r, c in zip(rows, cols, strict=False):
                 if hard[w, :, r].any():
                     assign[w, r] = c
         _, active = voices.reconstruct(starts, hard, assign, len(labs), len(wav))
@@ -138,7 +138,7 @@ def oracle() -> None:
         off = 0.5 * m.frame_duration
         for k, lab in enumerate(labs):
             x = np.diff(np.concatenate([[0], active[:, k].astype(int), [0]]))
-            for i, (a, b) in enumerate(zip(np.where(x == 1)[0], np.where(x == -1)[0])):
+            for i, (a, b) in enumerate(zip(np.where(x == 1)[0], np.where(x == -1)[0], strict=False)):
                 hyp[Segment(a * m.frame_step + off, b * m.frame_step + off), (k, i)] = lab
         total(ref[clip], hyp)
         for name, prefixes in SPLITS:

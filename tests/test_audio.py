@@ -29,7 +29,6 @@ from audio_fixtures import (
 from voicenotes.audio import (
     AUDIO_EXTENSIONS,
     check_channels,
-    decode_channels,
     find_inputs,
     finish_check,
     iter_audio,
@@ -53,6 +52,14 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def speech_s(corpus) -> float:
     return wav_duration(corpus["speech.wav"])
+
+
+def decode_channels(path, *, max_s=None) -> np.ndarray:
+    """The whole file (or its first ``max_s`` s) per channel: float32 ``(channels, n)``."""
+    blocks = list(iter_audio(path, per_channel=True, max_s=max_s, block_s=60.0))
+    if not blocks:
+        return np.zeros((1, 0), dtype=np.float32)
+    return np.concatenate(blocks, axis=1)
 
 
 def decode(path: Path, info: AudioInfo | None = None, **kw):

@@ -141,6 +141,46 @@ def test_discover_is_sorted_and_skips_fifos_temp_files_and_outputs(tmp_path):
         "recording-20261126-101500/session-all.wav"]
 
 
+def test_transcribe_and_batch_choose_the_same_files(tmp_path, monkeypatch):
+    """One discovery: `voicenotes transcribe DIR` and `voicenotes batch DIR` take the same files
+    from a folder with mixed extensions, hidden files and the output folder inside it."""
+    from typer.testing import CliRunner
+
+    import voicenotes.transcribe
+    from voicenotes.cli import app
+    from voicenotes.errors import InputError
+
+    src = tmp_path / "archive"
+    names = ["a.wav", "b.WAV", "c.flac", "d.mp3", "e.m4a", "f.ogg", "g.opus", "h.mp4", "i.mkv",
+             "j.m4b", "k.au", "l.weba", "m.txt", "n.json", "o", "sub/p.aiff", "sub/q.webm",
+             ".hidden.wav", "sub/._shadow.m4a", ".tmp-half.wav", ".cache/r.wav",
+             "out/s.wav", "out/t/u.flac"]
+    for rel in names:
+        p = src / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+    out = src / "out"
+
+    seen: list[Path] = []
+
+    class Recording:  # stands in for the model: notes each file it is given, then declines it
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def transcribe(self, path, **kwargs):
+            seen.append(Path(path))
+            raise InputError("not audio")
+
+    monkeypatch.setattr(voicenotes.transcribe, "Transcriber", Recording)
+    CliRunner().invoke(app, ["transcribe", str(src), "--out", str(out)])
+    by_transcribe = {p.relative_to(src).as_posix() for p in seen}
+    by_batch = {p.relative_to(src).as_posix() for p in discover(src, out)}
+    assert by_batch == by_transcribe
+    assert {"a.wav", "b.WAV", "sub/p.aiff", "sub/q.webm"} <= by_batch
+    assert not {r for r in by_batch if r.startswith(("out/", ".")) or "/." in r
+                or r.endswith((".txt", ".json"))}
+
+
 def test_bad_arguments_give_one_line_and_exit_code(tmp_path):
     r = run_cli("batch", tmp_path / "nope", "--out", tmp_path / "o")
     assert r.returncode == 3 and "does not exist" in r.stderr and "Traceback" not in r.stderr
@@ -202,7 +242,7 @@ def test_kill_resume_duplicates_and_hash_keys(tmp_path, clips):
             assert proc.returncode == 130, err
             assert "Traceback" not in err and "Stopped" in err
             assert all(j["state"] != "running" for j in journal(out)[0])
-            assert not [p for p in out.rglob(".tmp-*")]
+            assert not list(out.rglob(".tmp-*"))
             assert (out / "report.csv").is_file()
     assert kills == 3
     # Edited content under a name the journal already has (most likely done by now): the new

@@ -34,6 +34,6 @@ def test_sidecar_split_assigns_turn_roles(tiny_transcriber, data_dir):
     tr = tiny_transcriber.transcribe(EXTRACTION / "audio" / f"{cid}.flac")
     tr2, seg_turn = assign_turns(tr, rows)
     assert sorted(set(seg_turn)) == list(range(len(rows)))  # every turn got speech
-    for seg, ti in zip(tr2.segments, seg_turn):
+    for seg, ti in zip(tr2.segments, seg_turn, strict=False):
         assert seg.role == rows[ti][2]
         assert rows[ti][0] - 0.5 <= seg.start and seg.end <= rows[ti][1] + 0.5

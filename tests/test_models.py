@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from voicenotes import models as m
 from voicenotes.cli import app
 from voicenotes.errors import ModelError
+from voicenotes.models import checksums
 
 REPO = Path(__file__).resolve().parent.parent
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -182,8 +183,8 @@ def test_fast_path_skips_rehash_but_catches_changes(store, tiny_dir, monkeypatch
     copy = store / "tiny.en"
     shutil.copytree(tiny_dir, copy)
     calls: list[Path] = []
-    real = m.sha256_file
-    monkeypatch.setattr(m, "sha256_file", lambda p, *a, **k: (calls.append(Path(p)), real(p))[1])
+    real = checksums.sha256_file
+    monkeypatch.setattr(checksums, "sha256_file", lambda p, *a, **k: (calls.append(Path(p)), real(p))[1])
     m.resolve_model("tiny.en")
     assert copy / "model.bin" in calls  # first use: hashed
     calls.clear()

@@ -35,7 +35,7 @@ def case_transcript(case: dict) -> Transcript:
     t = transcript_from_turns(case["turns"], mode=case["mode"], session_start=case["session_start"])
     times = sidecar_times(case["id"])
     segs = []
-    for seg, (a, b, _) in zip(t.segments, times):
+    for seg, (a, b, _) in zip(t.segments, times, strict=False):
         words = ()
         segs.append(Segment(**{**{f: getattr(seg, f) for f in seg.__dataclass_fields__},
                                "start": a, "end": b, "words": words}))

@@ -150,7 +150,7 @@ def test_kill9_then_recover_and_power_loss(rig, jfk_raw, tmp_path):
     rigs = [rig] + [AlsaRig(tmp_path / f"rig-{i}", jfk_raw) for i in (1, 2)]
     runs = []
     try:
-        for rg, n in zip(rigs, (2.0, 3.5, 5.0)):
+        for rg, n in zip(rigs, (2.0, 3.5, 5.0), strict=False):
             feeder = rg.start()
             mark = feeder.mark()
             p = rg.popen("record", "--out", str(rg.root / "kill"), "--max-seconds", "60",
@@ -231,8 +231,7 @@ def test_kill9_then_recover_and_power_loss(rig, jfk_raw, tmp_path):
     # the fsync'd offset trails the capture by at most about the 1 s sync interval
     fed_at_kill = figures[1][1]
     assert synced_s >= fed_at_kill - 1.5, (synced_s, fed_at_kill)
-    print("power-loss figures: fed %.2f s, fsync'd %.2f s, recovered %.2f s"
-          % (fed_at_kill, synced_s, dur))
+    print(f"power-loss figures: fed {fed_at_kill:.2f} s, fsync'd {synced_s:.2f} s, recovered {dur:.2f} s")
 
 
 def test_record_start_recovers_interrupted_recording(rig, tmp_path):

@@ -168,6 +168,8 @@ def test_cli_device_fails_to_open_plain_message(tmp_path, monkeypatch):
         def InputStream(**kw):
             return FakeStream([], raise_on_start=True, **kw)
 
+    # `voicenotes record` looks the name up on the package facade (`rec.import_sounddevice()`),
+    # so that is where it is patched; choose_device and pick_format are then handed FakeSD
     monkeypatch.setattr(rec, "import_sounddevice", lambda: FakeSD)
     out = tmp_path / "out"
     r = CliRunner().invoke(app, ["record", "--out", str(out), "--max-seconds", "5",

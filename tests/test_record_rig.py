@@ -150,7 +150,7 @@ class AlsaRig:
         except subprocess.TimeoutExpired:
             p.kill()
             out, err = p.communicate()
-            raise AssertionError(f"voicenotes timed out: {err}")
+            raise AssertionError(f"voicenotes timed out: {err}") from None
         return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 

@@ -70,7 +70,7 @@ def _transcript(path: Path, placed: list[tuple[str, float, float, str]],
     """One segment per turn with words spread over the clip; ``merge`` joins two turns into one
     segment (as Whisper does when a reply follows quickly) so the speaker stage must split it."""
     segs = []
-    for who, start, end, text in placed:
+    for _who, start, end, text in placed:
         toks = text.split()
         span = (end - start - 0.2) / len(toks)
         words = tuple(Word(start + 0.1 + i * span, start + 0.1 + (i + 0.8) * span, " " + t, 0.9)
@@ -131,9 +131,9 @@ def _accuracy(labels: list[str], truth: list[str]) -> float:
     """Share of words whose label maps to the right voice (label -> the voice it mostly holds)."""
     best = {}
     for lab in set(labels):
-        votes = [tr for lb, tr in zip(labels, truth) if lb == lab]
+        votes = [tr for lb, tr in zip(labels, truth, strict=False) if lb == lab]
         best[lab] = max(set(votes), key=votes.count)
-    return sum(best[lb] == tr for lb, tr in zip(labels, truth)) / len(truth)
+    return sum(best[lb] == tr for lb, tr in zip(labels, truth, strict=False)) / len(truth)
 
 
 # --------------------------------------------------------------------------- spec, features
@@ -193,7 +193,7 @@ def test_channels_exact_and_segment_split(convo):
     # the merged B+A segment was split back into two, at the word where the voice changes
     assert len(out.segments) == len(convo["placed"])
     assert [s.speaker for s in out.segments] == ["S1", "S2", "S1", "S2", "S1"]
-    assert all(s.text.split() == t[3].split() for s, t in zip(out.segments, convo["placed"]))
+    assert all(s.text.split() == t[3].split() for s, t in zip(out.segments, convo["placed"], strict=False))
     assert [s.id for s in out.segments] == list(range(len(out.segments)))
 
 
@@ -327,7 +327,7 @@ def test_clustering_keeps_two_voices_of_one_window_apart_and_one_voice_together(
     for w in range(5):  # windows 0-4: voice A alone
         hard[w, :, 0] = 1
         embs[w, 0] = va[w]
-    for w, e in zip((5, 6), vb):  # windows 5-6: A then B, each alone for half the window
+    for w, e in zip((5, 6), vb, strict=False):  # windows 5-6: A then B, each alone for half the window
         hard[w, : n_frames // 2, 0] = 1
         hard[w, n_frames // 2:, 1] = 1
         embs[w, 0] = va[w - 5]
@@ -491,7 +491,7 @@ def test_enroll_then_enrolled_voice_is_counselor(convo, isolated_home, monkeypat
     out = spk.assign_speakers(tr, convo["mono"], "auto")
     assert out.speakers["role_method"] == "enrollment", out.speakers
     roles_by_voice = {}
-    for (who, _, _, text), seg in zip(convo["placed"], out.segments):
+    for (who, _, _, _text), seg in zip(convo["placed"], out.segments, strict=False):
         roles_by_voice.setdefault(who, set()).add(seg.role)
     assert roles_by_voice == {"A": {"client"}, "B": {"counselor"}}
     # without the enrollment the guess picks the first speaker (A)

@@ -88,7 +88,7 @@ def test_speech_pause_speech_keeps_every_sentence_with_true_timestamps(tiny_tran
     for s in scores:
         assert s["recall"] >= 0.7, s
     truth = speech_onsets(f, placed)
-    for p, (t0, t1) in zip(placed, truth):
+    for p, (t0, t1) in zip(placed, truth, strict=False):
         words = [w for seg in t.segments for w in seg.words
                  if p.start - 0.5 <= (w.start + w.end) / 2 <= p.end + 0.5]
         assert words, p.id
@@ -147,7 +147,7 @@ def test_window_edges_lose_and_duplicate_nothing(multipause, multipause_default)
     _assert_timestamps_sane(t)
     one = clip_scores(multipause_default, placed)
     many = clip_scores(t, placed)
-    for a, b in zip(one, many):
+    for a, b in zip(one, many, strict=False):
         assert b["recall"] >= 0.5, b
         assert abs(a["hyp_words"] - b["hyp_words"]) <= 1, (a, b)
     n_one = sum(len(s.words) for s in multipause_default.segments)

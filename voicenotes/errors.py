@@ -1,4 +1,4 @@
-"""One small exception tree. ``cli.py`` turns each class into one plain line and an exit code.
+"""One small exception tree. The CLI turns each class into one plain line and an exit code.
 
 Messages are written for counselors, not programmers: say what happened and what to do next.
 They must never contain session content (transcript words, quotes); file names are fine.
@@ -80,17 +80,3 @@ class Interrupted(VoicenotesError):
 
     exit_code = 130
 
-
-EXIT_CODES = {
-    "ok": 0,
-    "error": VoicenotesError.exit_code,
-    "usage": UsageError.exit_code,
-    "bad_input": InputError.exit_code,
-    "missing_model": ModelError.exit_code,
-    "consent_refused": ConsentError.exit_code,
-    "device": DeviceError.exit_code,
-    "storage": StorageError.exit_code,
-    "rules": RulesError.exit_code,
-    "dependency": DependencyError.exit_code,
-    "interrupted": Interrupted.exit_code,
-}

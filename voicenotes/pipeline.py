@@ -662,10 +662,12 @@ def finalize_review(reviewed_path: Path, session_dir: Path, *, template: str | N
     reviewed_path = Path(reviewed_path)
     session_dir = _check_out_dir(session_dir)
     session_items = ItemSet.from_dict(_load_json(session_dir / "items.json"))
-    itemset = load_reviewed(reviewed_path, session_items)
+    transcript = _transcript_beside(session_dir, session_items)
+    itemset = load_reviewed(reviewed_path, session_items,
+                            items_sha256=sha256_file(session_dir / "items.json"),
+                            audio_sha256=transcript.audio.sha256 if transcript else None)
     draft = _read_json_quiet(session_dir / "note.json") or {}
     tpl = load_template(template or draft.get("template") or "crisis")
-    transcript = _transcript_beside(session_dir, session_items)
     prov = dict(draft.get("provenance") or {})
     prov.update({"reviewed_file_sha256": sha256_file(reviewed_path), "generated_at": _now(),
                  "template": tpl.name, "voicenotes_version": __version__})

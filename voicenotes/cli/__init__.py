@@ -15,13 +15,23 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-try:  # typer >= 0.2x vendors Click; older typer uses the click package
-    from typer._click.exceptions import ClickException as _ClickException
-except ImportError:  # pragma: no cover
-    from click import ClickException as _ClickException
-
 from voicenotes import __version__
 from voicenotes.errors import Interrupted, VoicenotesError
+
+
+def _click_exception() -> type[Exception]:
+    """Click's base error: newer typer vendors Click, older typer uses the click package."""
+    try:
+        from typer._click.exceptions import ClickException as vendored
+
+        return vendored
+    except ImportError:  # pragma: no cover
+        from click import ClickException as plain
+
+        return plain
+
+
+_ClickException = _click_exception()
 
 
 class _Group(TyperGroup):
@@ -75,8 +85,8 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
 ) -> None:
-    """Root options."""
-    os.umask(0o077)  # outputs are private to this user (reliability.md §3a)
+    """Runs before every command: what it writes is readable by this user only."""
+    os.umask(0o077)
 
 
 def _register() -> None:
@@ -99,8 +109,11 @@ def _unwrap_help(typer_app: typer.Typer) -> None:
     for info in typer_app.registered_commands:
         info.help = unwrap(info.help or inspect.getdoc(info.callback))
     for group in typer_app.registered_groups:
-        group.help = unwrap(group.help or group.typer_instance.info.help)
-        _unwrap_help(group.typer_instance)
+        sub = group.typer_instance
+        if sub is None:
+            continue
+        group.help = unwrap(group.help or sub.info.help)
+        _unwrap_help(sub)
 
 
 _register()

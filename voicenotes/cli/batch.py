@@ -5,11 +5,21 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from voicenotes.cli.speakers import SPEAKERS_HELP
+from voicenotes.cli.options import (
+    MaybePreset,
+    ModelOption,
+    ModeOption,
+    OutDir,
+    SpeakersOption,
+    TemplateOption,
+)
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def _hours(s: float) -> str:
@@ -22,8 +32,8 @@ class _Display:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self.progress = None
-        self.overall = None
+        self.progress: Progress | None = None
+        self.overall: TaskID | None = None
         self.slots: dict[int, Any] = {}
         self.total_files = 0
         self.files_done = 0
@@ -98,6 +108,8 @@ class _Display:
                 f"{_hours(self.audio_total)} audio")
 
     def _update_overall(self) -> None:
+        if self.progress is None or self.overall is None:
+            return
         done = min(self.audio_done + sum(self.current.values()), self.audio_total)
         self.progress.update(self.overall, completed=done, info=self._info())
 
@@ -126,7 +138,7 @@ def _print_summary(summary, out_dir: Path) -> None:
     if summary.pending:
         table.add_row("not processed yet (run the same command again)", str(summary.pending))
     console.print(table)
-    for rel, cls, msg in summary.failures[:20]:
+    for rel, _cls, msg in summary.failures[:20]:
         console.print(f"  failed: {rel} — {msg}", markup=False)
     if len(summary.failures) > 20:
         console.print(f"  … and {len(summary.failures) - 20} more (see report.csv)")
@@ -146,21 +158,17 @@ def _print_summary(summary, out_dir: Path) -> None:
 
 
 def batch(
-    folder: Path = typer.Argument(..., help="Folder of recordings (searched recursively).",
-                                  show_default=False),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the notes, the journal and the "
-                             "report. Run the same command again to resume.", show_default=False),
-    template: str | None = typer.Option(None, "--template", help="Note template for every "
-                                           "recording (as in `voicenotes note`)."),
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER",
+                                           help="Folder of recordings (searched recursively).",
+                                           show_default=False)],
+    out: OutDir,
+    template: TemplateOption = None,
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, max=16, help="Recordings processed at "
                              "once; the CPU cores are split between them."),
-    model: str | None = typer.Option(None, "--model", help="Whisper model name or folder "
-                                        "(default: $VOICENOTES_MODEL or base)."),
-    mode: str | None = typer.Option(None, "--mode", help="dictation or session (default: as "
-                                       "`voicenotes note` decides)."),
-    speakers: str | None = typer.Option(None, "--speakers", metavar="auto|N|channels",
-                                        help=SPEAKERS_HELP),
-    preset: str | None = typer.Option(None, "--preset", help="default, fast or low-memory."),
+    model: ModelOption = None,
+    mode: ModeOption = None,
+    speakers: SpeakersOption = None,
+    preset: MaybePreset = None,
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Also re-run recordings that "
                                       "failed in an earlier run."),
     copy_audio: bool = typer.Option(False, "--copy-audio", help="Copy each recording into its "
@@ -171,7 +179,8 @@ def batch(
 ) -> None:
     """Process every recording in a folder: one note folder per recording, a journal that lets
     the same command resume after a stop or crash, and a supervision report (report.csv and
-    report.html) for the whole folder."""
+    report.html) for the whole folder. The notes, the journal and the report go in --out; run
+    the same command again to resume."""
     from voicenotes.batch import BatchOptions
     from voicenotes.errors import Interrupted, StorageError, UsageError
 

@@ -2,13 +2,15 @@
 
 from voicenotes.cli import (
     batch,
+    export,
     extract,
     models,
     note,
     record,
+    review,
     speakers,
     transcribe,
 )
 
 # the order of `voicenotes --help`: the main job first, developer tools last
-ALL = (note, record, transcribe, extract, batch, speakers, models)
+ALL = (note, review, export, record, transcribe, extract, batch, speakers, models)

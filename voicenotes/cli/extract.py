@@ -12,6 +12,14 @@ from pathlib import Path
 
 import typer
 
+from voicenotes.cli.options import (
+    ModelOption,
+    ModeOption,
+    RulesOption,
+    SemanticOption,
+    SessionStartOption,
+    SpeakersOption,
+)
 from voicenotes.errors import InputError, UsageError
 
 _PREFIX = ("counselor:", "client:", "counsellor:", "therapist:", "caller:", "c:", "cl:")
@@ -142,29 +150,19 @@ def extract(
     input_path: Path = typer.Argument(..., metavar="INPUT", show_default=False,
                                       help="A transcript.json from 'voicenotes transcribe', or a text file "
                                            "with one turn per line ('counselor:' / 'client:' prefixes set speakers)."),
-    mode: str | None = typer.Option(None, "--mode", metavar="dictation|session",
-                                       help="dictation: you speaking about the client; session: counselor and "
-                                            "client turns. Default: the transcript's mode; for text, session when "
-                                            "lines have speaker prefixes."),
-    session_start: str | None = typer.Option(None, "--session-start", metavar="ISO",
-                                                help="When the session started (e.g. 2026-03-09T14:00). Follow-up times "
-                                                     "like 'tomorrow at ten' are resolved against it. Default: the "
-                                                     "transcript's, else the input file's time."),
-    rules: list[Path] = typer.Option([], "--rules", metavar="PATH",
-                                     help="Add your site's own rule file (JSON lines; can be given more than once)."),
+    mode: ModeOption = None,
+    session_start: SessionStartOption = None,
+    rules: RulesOption = None,
     out: Path | None = typer.Option(None, "--out", metavar="FILE",
                                        help="Where to write the items (default: items.json beside INPUT)."),
-    semantic: bool | None = typer.Option(None, "--semantic/--no-semantic",
-                                            help="Also flag sentences close in meaning to example risk "
-                                                 "statements (rules/prototypes.jsonl) as possible items for "
-                                                 "review. Default: on when the 'semantic' extra is installed "
-                                                 "(off with --no-semantic or VOICENOTES_SEMANTIC=0)."),
+    semantic: SemanticOption = None,
 ) -> None:
     """Find crisis items (risk, means, safety steps, supports, referrals, follow-ups...) in a transcript."""
     from voicenotes.extract import extract_items
     from voicenotes.extract.rules import load_rules
     from voicenotes.store import atomic_write_json
 
+    rules = rules or []
     m = _check_mode(mode)
     start = _check_start(session_start)
     if semantic:
@@ -202,23 +200,22 @@ def evaluate(
     audio: Path | None = typer.Option(None, "--audio", metavar="DIR",
                                          help="Transcribe each case's <id>.flac from this folder first (speakers "
                                               "from <id>.segments.tsv), to see the loss from speech recognition."),
-    model: str | None = typer.Option(None, "--model", metavar="NAME",
-                                        help="Whisper model for --audio (default tiny.en, for speed)."),
-    rules: list[Path] = typer.Option([], "--rules", metavar="PATH", help="Add a site rule file."),
-    speakers: str | None = typer.Option(None, "--speakers", metavar="auto|N|channels",
-                                           help="With --audio: speakers and roles of session cases from "
-                                                "the voices (voicenotes.speakers) instead of the sidecar."),
+    model: ModelOption = None,
+    rules: RulesOption = None,
+    speakers: SpeakersOption = None,
     details: bool = typer.Option(False, "--details", help="Also list misses, attribute errors and false "
                                                           "positives (these show gold text)."),
-    semantic: bool | None = typer.Option(None, "--semantic/--no-semantic",
-                                            help="The semantic layer (extra 'semantic'): default on when "
-                                                 "installed; --no-semantic scores the rules alone."),
+    semantic: SemanticOption = None,
 ) -> None:
     """Score extraction on gold cases: per-type precision/recall/F1, attribute accuracy, risk recall,
-    forbidden items. The last line is machine-readable."""
+    forbidden items. The last line is machine-readable.
+
+    With --audio, each case is transcribed first (with tiny.en unless --model names another);
+    --speakers then takes speakers and roles from the voices instead of the sidecar file."""
     from voicenotes.extract.evaluate import format_summary, read_gold, run_audio_eval, run_text_eval
     from voicenotes.extract.rules import load_rules
 
+    rules = rules or []
     if semantic:
         from voicenotes.extract.semantic import require
 

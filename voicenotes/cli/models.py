@@ -34,7 +34,7 @@ def list_models() -> None:
         rows.append((spec.name + mark, state, _mb(spec.size), language, spec.licence))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     typer.echo("")
     if default in reg.models:
         source = "from VOICENOTES_MODEL" if os.environ.get(m.ENV_MODEL) else "use --model to change"

@@ -12,9 +12,19 @@ from pathlib import Path
 
 import typer
 
-from voicenotes.cli.speakers import COUNSELOR_HELP, SPEAKERS_HELP
+from voicenotes.cli.options import (
+    CounselorOption,
+    MaybeOutDir,
+    ModelOption,
+    ModeOption,
+    Preset,
+    QuietOption,
+    RulesOption,
+    SessionStartOption,
+    SpeakersOption,
+    TemplateOption,
+)
 
-TEMPLATES = "crisis|soap|dap|birp|safety-plan"
 STAGE_NAMES = {"transcribe": "Transcribing", "speakers": "Separating speakers",
                "extract": "Finding crisis items", "note": "Writing the draft and review page"}
 
@@ -75,45 +85,29 @@ def note(
         None, metavar="INPUT", show_default=False,
         help="An audio or video file, a transcript.json, or an items.json. With --from-review: "
         "the session folder (optional)."),
-    template: str | None = typer.Option(
-        None, "--template", "-t", metavar=TEMPLATES,
-        help="Note layout: crisis (five crisis stages, the default), soap, dap, birp, or "
-        "safety-plan (Stanley-Brown steps in the client's own words); or a .toml file."),
-    mode: str | None = typer.Option(
-        None, "--mode", metavar="dictation|session",
-        help="dictation (counselor speaking about the client) or session (counselor and client). "
-        "Default: from consent.json, else what speaker separation found (one voice: dictation; "
-        "two or more: session)."),
-    session_start: str | None = typer.Option(
-        None, "--session-start", metavar="WHEN",
-        help="When the session started: '2026-03-09 14:00', '2026-03-09T14:00+02:00' (a time "
-        "zone is kept) or 'today 14:00'; relative times such as 'tomorrow at ten' are resolved "
-        "against it. Default: from recording.json or consent.json."),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", metavar="DIR",
-        help="Session folder to write. Default: the recording's session folder, else "
-        "<name>-note/ beside the input."),
-    model: str | None = typer.Option(
-        None, "--model", metavar="NAME|PATH", help="Whisper model (base, tiny.en or a folder). "
-        "Default: $VOICENOTES_MODEL or base."),
-    preset: str = typer.Option("default", "--preset", metavar="default|fast|low-memory",
-                               help="Transcription preset."),
-    speakers: str | None = typer.Option(
-        None, "--speakers", metavar="auto|N|channels", help=SPEAKERS_HELP),
-    counselor: str | None = typer.Option(
-        None, "--counselor", metavar="SPEAKER", help=COUNSELOR_HELP),
-    rules: list[Path] = typer.Option(
-        [], "--rules", metavar="PATH", help="A site's own extraction rules file (repeatable)."),
+    template: TemplateOption = None,
+    mode: ModeOption = None,
+    session_start: SessionStartOption = None,
+    out: MaybeOutDir = None,
+    model: ModelOption = None,
+    preset: Preset = "default",
+    speakers: SpeakersOption = None,
+    counselor: CounselorOption = None,
+    rules: RulesOption = None,
     from_review: Path | None = typer.Option(
         None, "--from-review", metavar="FILE",
         help="Render the final note from items.reviewed.json exported by review.html, and log "
         "the decisions in the session's audit.jsonl."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the output paths."),
+    quiet: QuietOption = False,
 ) -> None:
     """Draft a crisis note from a recording: transcribe, find crisis items, write note.md and a
-    review page (review.html) in a session folder. Nothing leaves this computer."""
+    review page (review.html) in a session folder. Nothing leaves this computer.
+
+    The session folder is --out, else the recording's own session folder, else <name>-note/
+    beside the input."""
     from voicenotes.errors import UsageError
 
+    rules = rules or []
     if from_review is not None:
         _finish_review(from_review, input_path, out, template, quiet)
         return

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from voicenotes.cli.options import DeviceOption, MaybeOutDir, ModelOption
 from voicenotes.errors import ConsentError, DeviceError, StorageError, UsageError
 
 DEFAULT_OUT = "~/voicenotes/recordings"
@@ -32,12 +33,8 @@ def _report_recovered(out: Path) -> None:
 
 
 def record(
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Folder for recordings (each recording gets its own "
-        "sub-folder). Default: $VOICENOTES_RECORDINGS or ~/voicenotes/recordings."),
-    device: str | None = typer.Option(
-        None, "--device", "-d", help="Input device number or part of its name "
-        "(see `voicenotes devices`). Default: the system's default input."),
+    out: MaybeOutDir = None,
+    device: DeviceOption = None,
     max_minutes: float = typer.Option(
         120.0, "--max-minutes", min=0.01, help="Stop automatically after this many minutes "
         "of recorded audio (the disk must have room for it)."),
@@ -62,9 +59,7 @@ def record(
         None, "--consent-form-version", help="Version of the signed consent form, if any."),
     then: str | None = typer.Option(
         None, "--then", help="After recording: `note` drafts a note from it."),
-    model: str | None = typer.Option(
-        None, "--model", help="Whisper model for --then note (default: $VOICENOTES_MODEL or "
-        "base)."),
+    model: ModelOption = None,
     max_seconds: float | None = typer.Option(None, "--max-seconds", hidden=True),
     rollover_seconds: float = typer.Option(600.0, "--rollover-seconds", hidden=True, min=0.5),
 ) -> None:
@@ -73,6 +68,9 @@ def record(
     Consent is asked first (or taken from --consent-file / the consent options); nothing is
     recorded without it. While recording: Enter or Ctrl-C stops, p pauses and resumes
     (paused stretches are not recorded). Audio is saved every second.
+
+    Each recording gets its own sub-folder of --out, else of $VOICENOTES_RECORDINGS, else of
+    ~/voicenotes/recordings. --model is the model for --then note.
     """
     from voicenotes import record as rec
     from voicenotes.record import consent as cons
@@ -132,6 +130,17 @@ def record(
                              rollover_seconds=rollover_seconds)
     result = rec.Recorder(folder, opts, sd=sd, device=dev, mode=record_.mode).run(rate, channels)
 
+    whole = _report_result(result, folder)
+
+    if then == "note" and whole is not None and note_ok:
+        _then_note(folder, whole, model)
+
+
+def _report_result(result, folder: Path) -> Path | None:
+    """Say how the recording ended and what was saved; returns the one file to draft a note from
+    (the parts joined when it rolled over). Raises when the disk or the device failed."""
+    from voicenotes import record as rec
+
     why = {"time limit reached": "the time limit was reached",
            "stopped by you": "you stopped it", "stopped by Ctrl-C": "you pressed Ctrl-C",
            "stop signal": "a stop signal was received",
@@ -163,9 +172,7 @@ def record(
                 if result.duration_s > 0 else "Nothing was recorded.")
         raise DeviceError(f"{result.device_error} {kept}",
                           hint="Check the microphone, then run `voicenotes devices`.")
-
-    if then == "note" and whole is not None and note_ok:
-        _then_note(folder, whole, model)
+    return whole
 
 
 def _then_note(folder: Path, audio: Path, model: str | None) -> None:

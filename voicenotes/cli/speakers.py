@@ -1,7 +1,5 @@
 """``voicenotes enroll``: keep an embedding of the counselor's own voice, so that in session
 recordings the matching speaker is labelled ``counselor``.
-
-Also the shared ``--speakers`` / ``--counselor`` option help used by ``transcribe`` and ``note``.
 Top-level imports stay light (typer and the stdlib).
 """
 
@@ -12,13 +10,7 @@ from pathlib import Path
 
 import typer
 
-SPEAKERS_HELP = ("Who speaks: auto (the default: channels if each party is on its own stereo "
-                 "channel, else by voice with the number of speakers estimated; one voice means "
-                 "a dictation, two or more a session), a number of speakers (e.g. 2), or "
-                 "channels. Without the speaker models (voicenotes models install) the default "
-                 "goes on unseparated and the draft says so.")
-COUNSELOR_HELP = ("The speaker label (S1, S2, …) that is the counselor, when the automatic "
-                  "role guess is wrong.")
+from voicenotes.cli.options import DeviceOption
 
 
 def _ask_consent() -> str:
@@ -86,9 +78,7 @@ def enroll(
     seconds: float = typer.Option(
         30.0, "--seconds", min=5.0, max=300.0, metavar="N",
         help="How long to record from the microphone when no FILE is given."),
-    device: str | None = typer.Option(
-        None, "--device", metavar="NUMBER|NAME",
-        help="Input device for the microphone recording (see voicenotes devices)."),
+    device: DeviceOption = None,
     yes: bool = typer.Option(
         False, "--yes", "-y",
         help="You consent to keeping your voice profile on this computer (no question asked)."),
@@ -96,7 +86,9 @@ def enroll(
     forget: bool = typer.Option(False, "--forget", help="Delete the enrolled voice profile."),
 ) -> None:
     """Enroll the counselor's own voice: in session recordings (--speakers) the speaker who
-    matches it is labelled counselor. Only a voice profile is kept (mode 0600), never audio."""
+    matches it is labelled counselor. Only a voice profile is kept (mode 0600), never audio.
+
+    Without FILE, it records from the microphone (--device) for --seconds."""
     from voicenotes import speakers as spk
 
     if forget:

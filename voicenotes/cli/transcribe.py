@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from voicenotes.cli.speakers import COUNSELOR_HELP, SPEAKERS_HELP
+from voicenotes.cli.options import (
+    CounselorOption,
+    ModelOption,
+    OutDir,
+    Preset,
+    QuietOption,
+    SpeakersOption,
+)
+from voicenotes.errors import InputError, ModelError, StorageError, UsageError, VoicenotesError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 DEFAULT_OUT = Path("voicenotes-output")
 DEFAULT_FORMATS = "json,txt"
@@ -29,8 +42,8 @@ class _Progress:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self._progress = None
-        self._task = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
         self._t0 = 0.0
 
     def __enter__(self) -> _Progress:
@@ -112,66 +125,32 @@ def _preflight(out: Path) -> None:
                            hint="Choose another folder with --out.") from None
 
 
-def _speakers(bar: _Progress, path: Path, transcript, speakers: str | None,
-              counselor: str | None, *, quiet: bool, show_bar: bool):
-    """Who speaks (by default ``auto``; unseparated, and said so, without the speaker models),
-    with the same progress bar as transcription and the decision in one line."""
-    from voicenotes.speakers.auto import NOT_SEPARATED, find_speakers
-
-    if not quiet and not show_bar:
-        bar.note(f"{path.name}: separating speakers…", err=True)
-    bar.start(f"{path.name}: speakers", transcript.audio.duration_s)
-    transcript, decision = find_speakers(transcript, path, speakers, counselor=counselor,
-                                         progress=bar.update)
-    if not quiet or decision.outcome == NOT_SEPARATED:
-        bar.note(f"{path.name}: {decision.line()}", err=True)
-    return transcript
-
-
 def transcribe(
     inputs: list[Path] = typer.Argument(
         ..., metavar="INPUT...", show_default=False,
         help="Audio or video files (wav, flac, mp3, m4a, ogg, opus, mp4, mkv, webm, …) or folders "
         "(every audio/video file inside, in name order)."),
-    model: str | None = typer.Option(
-        None, "--model", "-m", metavar="NAME|PATH",
-        help="Whisper model: base, tiny.en, or a CTranslate2 model folder. "
-        "Default: $VOICENOTES_MODEL, else base (tiny.en with --preset low-memory)."),
-    out: Path = typer.Option(
-        DEFAULT_OUT, "--out", "-o", metavar="DIR",
-        help="Folder for the transcripts (created, private to you). One set of files per input, "
-        "named after it; an existing transcript of the same name is replaced."),
+    model: ModelOption = None,
+    out: OutDir = DEFAULT_OUT,
     formats: str = typer.Option(
         DEFAULT_FORMATS, "--format", "-f", metavar="json,txt,srt,vtt",
         help="Comma-separated output formats. json is the full transcript used by the other "
         "commands; txt is for reading; srt/vtt are subtitles for a media player."),
-    preset: str = typer.Option(
-        "default", "--preset", metavar="default|fast|low-memory",
-        help="default: beam 5, batch 8. fast: greedy decoding (beam 1), ~15-25% faster, slightly "
-        "less accurate. low-memory: the small tiny.en model, batch 4."),
+    preset: Preset = "default",
     language: str = typer.Option(
         "en", "--language", "-l", metavar="CODE",
         help="Language spoken, e.g. en, es, fr (needs the multilingual base model), or auto to "
         "detect it."),
-    quiet: bool = typer.Option(
-        False, "--quiet", "-q",
-        help="No progress bar and no summary; print only the files written and any problems."),
-    speakers: str | None = typer.Option(
-        None, "--speakers", metavar="auto|N|channels", help=SPEAKERS_HELP),
-    counselor: str | None = typer.Option(
-        None, "--counselor", metavar="SPEAKER", help=COUNSELOR_HELP),
+    quiet: QuietOption = False,
+    speakers: SpeakersOption = None,
+    counselor: CounselorOption = None,
 ) -> None:
     """Transcribe recordings on this computer: each segment with its timing, word timings and
-    confidence; doubtful passages are marked 'check audio', never dropped."""
-    from voicenotes import audio as vaudio
-    from voicenotes.errors import InputError, ModelError, StorageError, UsageError, VoicenotesError
-    from voicenotes.transcribe import (
-        TranscribeOptions,
-        Transcriber,
-        describe_flags,
-        parse_formats,
-        write_outputs,
-    )
+    confidence; doubtful passages are marked 'check audio', never dropped.
+
+    One set of files per input, named after it, in the --out folder; an existing transcript of
+    the same name is replaced."""
+    from voicenotes.transcribe import TranscribeOptions, Transcriber, parse_formats
 
     fmts = parse_formats(formats)
     options = TranscribeOptions(model=model, preset=preset, language=language)
@@ -183,79 +162,129 @@ def transcribe(
         parse_spec(speakers)
         check_available(speakers)
     _preflight(out)
-
-    failures: list[tuple[str, VoicenotesError]] = []
-    files: list[Path] = []
-    for raw in inputs:
-        try:
-            found = vaudio.find_inputs([raw], outputs_to_skip=[out])
-        except InputError as exc:
-            failures.append((str(raw), exc))
-            typer.echo(f"Skipped: {exc}", err=True)
-            continue
-        if not found:
-            exc = InputError(f"No audio or video files found in {raw}.")
-            failures.append((str(raw), exc))
-            typer.echo(f"Skipped: {exc.message}", err=True)
-        for f in found:
-            if f not in files:
-                files.append(f)
+    run = _Run(out, fmts, speakers, counselor, quiet)
+    files = run.gather(inputs)
     if not files:
-        first = failures[0][1] if failures else InputError("Nothing to transcribe.")
+        first = run.failures[0][1] if run.failures else InputError("Nothing to transcribe.")
         raise typer.Exit(first.exit_code)
-
-    transcriber = Transcriber(options)  # the model loads with the first file that is audio
-    used: set[str] = set()
-    done = 0
-    show_bar = not quiet and sys.stderr.isatty()
-    with _Progress(show_bar) as bar:
+    run.transcriber = Transcriber(options)  # the model loads with the first file that is audio
+    with _Progress(not quiet and sys.stderr.isatty()) as bar:
         for i, path in enumerate(files, 1):
             label = path.name if len(files) == 1 else f"{path.name} ({i} of {len(files)})"
+            run.one(path, label, bar)
+    run.finish()
+
+
+@dataclass
+class _Run:
+    """One ``transcribe`` command: its settings, the files done and the inputs that failed."""
+
+    out: Path
+    fmts: list[str]
+    speakers: str | None
+    counselor: str | None
+    quiet: bool
+    transcriber: Any = None
+    done: int = 0
+    used: set[str] = field(default_factory=set)
+    failures: list[tuple[str, VoicenotesError]] = field(default_factory=list)
+
+    def gather(self, inputs: list[Path]) -> list[Path]:
+        """The audio files named by ``inputs`` (folders expanded); unusable inputs are skipped."""
+        from voicenotes import audio as vaudio
+
+        files: list[Path] = []
+        for raw in inputs:
             try:
-                bar.start(label, 0.0)
-                transcript = transcriber.transcribe(path, progress=bar.update)
-                transcript = _speakers(bar, path, transcript, speakers, counselor,
-                                       quiet=quiet, show_bar=show_bar)
-                stem = _unique_stem(path.stem, used)
-                written = write_outputs(transcript, out, stem, fmts)
-            except (StorageError, ModelError, UsageError):
-                raise  # disk full / no model / bad option: every other file would fail too
+                found = vaudio.find_inputs([raw], outputs_to_skip=[self.out])
             except InputError as exc:
-                failures.append((str(path), exc))
-                bar.note(f"Skipped: {exc}", err=True)
+                self.failures.append((str(raw), exc))
+                typer.echo(f"Skipped: {exc}", err=True)
                 continue
-            except VoicenotesError as exc:
-                failures.append((str(path), exc))
-                bar.note(f"Skipped {path.name}: {exc}", err=True)
-                continue
-            except Exception as exc:
-                err = VoicenotesError(f"{path.name} could not be transcribed "
-                                      f"({type(exc).__name__}).")
-                failures.append((str(path), err))
-                bar.note(f"Skipped: {err}", err=True)
-                continue
-            done += 1
-            if quiet:
-                for w in written:
-                    bar.note(str(w))
-                for line in describe_flags(transcript):
-                    bar.note(f"{path.name}: {line}", err=True)
-                continue
-            n_words = sum(len(s.words) or len(s.text.split()) for s in transcript.segments)
-            bar.note(f"{path.name}: {_mmss(transcript.audio.duration_s)} of audio, "
-                     f"{_plural(len(transcript.segments), 'segment')}, {_plural(n_words, 'word')} -> "
-                     + ", ".join(w.name for w in written))
+            if not found:
+                empty = InputError(f"No audio or video files found in {raw}.")
+                self.failures.append((str(raw), empty))
+                typer.echo(f"Skipped: {empty.message}", err=True)
+            for f in found:
+                if f not in files:
+                    files.append(f)
+        return files
+
+    def one(self, path: Path, label: str, bar: _Progress) -> None:
+        """Transcribe one file and report it; a failure that only concerns this file is noted
+        and skipped, one that would hit every file (disk, model, option) stops the command."""
+        try:
+            transcript, written = self._convert(path, label, bar)
+        except (StorageError, ModelError, UsageError):
+            raise  # disk full / no model / bad option: every other file would fail too
+        except InputError as exc:
+            self._skip(path, exc, f"Skipped: {exc}", bar)
+            return
+        except VoicenotesError as exc:
+            self._skip(path, exc, f"Skipped {path.name}: {exc}", bar)
+            return
+        except Exception as exc:
+            err = VoicenotesError(f"{path.name} could not be transcribed ({type(exc).__name__}).")
+            self._skip(path, err, f"Skipped: {err}", bar)
+            return
+        self.done += 1
+        self._report(path, transcript, written, bar)
+
+    def _convert(self, path: Path, label: str, bar: _Progress) -> tuple[Any, list[Path]]:
+        from voicenotes.transcribe import write_outputs
+
+        bar.start(label, 0.0)
+        transcript = self.transcriber.transcribe(path, progress=bar.update)
+        transcript = self._speakers(path, transcript, bar)
+        stem = _unique_stem(path.stem, self.used)
+        return transcript, write_outputs(transcript, self.out, stem, self.fmts)
+
+    def _speakers(self, path: Path, transcript: Any, bar: _Progress) -> Any:
+        """Who speaks (by default ``auto``; unseparated, and said so, without the speaker
+        models), with the same progress bar as transcription and the decision in one line."""
+        from voicenotes.speakers.auto import NOT_SEPARATED, find_speakers
+
+        if not self.quiet and bar._progress is None:
+            bar.note(f"{path.name}: separating speakers…", err=True)
+        bar.start(f"{path.name}: speakers", transcript.audio.duration_s)
+        transcript, decision = find_speakers(transcript, path, self.speakers,
+                                             counselor=self.counselor, progress=bar.update)
+        if not self.quiet or decision.outcome == NOT_SEPARATED:
+            bar.note(f"{path.name}: {decision.line()}", err=True)
+        return transcript
+
+    def _skip(self, path: Path, exc: VoicenotesError, line: str, bar: _Progress) -> None:
+        self.failures.append((str(path), exc))
+        bar.note(line, err=True)
+
+    def _report(self, path: Path, transcript: Any, written: list[Path], bar: _Progress) -> None:
+        from voicenotes.transcribe import describe_flags
+
+        if self.quiet:
+            for w in written:
+                bar.note(str(w))
             for line in describe_flags(transcript):
-                bar.note(f"  {line}")
-    if not quiet and (done or len(failures) > 1):
-        where = out.resolve()
+                bar.note(f"{path.name}: {line}", err=True)
+            return
+        n_words = sum(len(s.words) or len(s.text.split()) for s in transcript.segments)
+        bar.note(f"{path.name}: {_mmss(transcript.audio.duration_s)} of audio, "
+                 f"{_plural(len(transcript.segments), 'segment')}, {_plural(n_words, 'word')} -> "
+                 + ", ".join(w.name for w in written))
+        for line in describe_flags(transcript):
+            bar.note(f"  {line}")
+
+    def finish(self) -> None:
+        """The closing summary; exits with the first failure's code when any input failed."""
+        done, failures = self.done, self.failures
+        if not self.quiet and (done or len(failures) > 1):
+            where = self.out.resolve()
+            if failures:
+                typer.echo(f"Transcribed {done} of {done + len(failures)} inputs into {where}; "
+                           f"{len(failures)} could not be transcribed (see above).", err=True)
+            else:
+                typer.echo(f"Transcribed {done} file{'s' if done != 1 else ''} into {where}")
         if failures:
-            typer.echo(f"Transcribed {done} of {done + len(failures)} inputs into {where}; "
-                       f"{len(failures)} could not be transcribed (see above).", err=True)
-        else:
-            typer.echo(f"Transcribed {done} file{'s' if done != 1 else ''} into {where}")
-    if failures:
-        raise typer.Exit(failures[0][1].exit_code)
+            raise typer.Exit(failures[0][1].exit_code)
 
 
 def register(app: typer.Typer) -> None:

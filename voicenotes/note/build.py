@@ -163,43 +163,74 @@ def label_and_qualifiers(item: Item, mode: str) -> tuple[str, list[str]]:
 
 
 def _value_qualifiers(item: Item) -> list[str]:
-    L = labels()
-    q = L["qualifier"]
-    out: list[str] = []
+    """The qualifiers a type's value fields add ("method: overdose", "planned", "at 3:30")."""
+    add = _VALUE_QUALIFIERS.get(item.type)
+    return add(item, labels()) if add else []
+
+
+def _q_risk(item: Item, L: dict[str, Any]) -> list[str]:
     method = attr(item, "method")
-    if item.type == "RISK" and method:
-        out.append(q["method"].format(method=L["method"].get(method, method)))
-    if item.type == "MEANS_SAFETY":
-        if attr(item, "action"):
-            out.append(q["action"].format(action=L["action"].get(attr(item, "action"), attr(item, "action"))))
-        if attr(item, "means"):
-            out.append(q["means"].format(means=L["means"].get(attr(item, "means"), attr(item, "means"))))
-    if item.type == "COPING":
-        for key in ("status", "efficacy"):
-            if attr(item, key) in q:
-                out.append(q[attr(item, key)])
-        if attr(item, "maladaptive") is True:
-            out.append(q["maladaptive"])
-    if item.type == "SUPPORT" and attr(item, "role") in ("help", "distraction"):
-        out.append(q[attr(item, "role")])
-    if item.type == "REFERRAL" and attr(item, "status"):
-        out.append(q["status"].format(status=attr(item, "status")))
-    if item.type == "DISTRESS":
-        if attr(item, "scale"):
-            out.append(q["scale"].format(scale=attr(item, "scale")))
-        if attr(item, "time_point"):
-            out.append(q["time_point"].format(time_point=attr(item, "time_point")))
-    if item.type == "FOLLOW_UP":
-        if attr(item, "who"):
-            out.append(q["who"].format(who=attr(item, "who")))
-        w = when_text(attr(item, "when"))
-        if w:
-            out.append((q["when_date"] if w[1] else q["when"]).format(when=w[0]))
-        if ambiguity(item):
-            out.append(q["ambiguous"])
-    if item.type == "CONSENT" and isinstance(attr(item, "granted"), bool):
-        out.append(q["granted"] if attr(item, "granted") else q["refused"])
+    return [L["qualifier"]["method"].format(method=L["method"].get(method, method))] if method else []
+
+
+def _q_means_safety(item: Item, L: dict[str, Any]) -> list[str]:
+    out = []
+    for key in ("action", "means"):
+        v = attr(item, key)
+        if v:
+            out.append(L["qualifier"][key].format(**{key: L[key].get(v, v)}))
     return out
+
+
+def _q_coping(item: Item, L: dict[str, Any]) -> list[str]:
+    q = L["qualifier"]
+    out = [q[attr(item, key)] for key in ("status", "efficacy") if attr(item, key) in q]
+    if attr(item, "maladaptive") is True:
+        out.append(q["maladaptive"])
+    return out
+
+
+def _q_support(item: Item, L: dict[str, Any]) -> list[str]:
+    role = attr(item, "role")
+    return [L["qualifier"][role]] if role in ("help", "distraction") else []
+
+
+def _q_referral(item: Item, L: dict[str, Any]) -> list[str]:
+    status = attr(item, "status")
+    return [L["qualifier"]["status"].format(status=status)] if status else []
+
+
+def _q_distress(item: Item, L: dict[str, Any]) -> list[str]:
+    q = L["qualifier"]
+    return [q[key].format(**{key: attr(item, key)}) for key in ("scale", "time_point")
+            if attr(item, key)]
+
+
+def _q_follow_up(item: Item, L: dict[str, Any]) -> list[str]:
+    q = L["qualifier"]
+    out = []
+    if attr(item, "who"):
+        out.append(q["who"].format(who=attr(item, "who")))
+    w = when_text(attr(item, "when"))
+    if w:
+        out.append((q["when_date"] if w[1] else q["when"]).format(when=w[0]))
+    if ambiguity(item):
+        out.append(q["ambiguous"])
+    return out
+
+
+def _q_consent(item: Item, L: dict[str, Any]) -> list[str]:
+    granted = attr(item, "granted")
+    if not isinstance(granted, bool):
+        return []
+    return [L["qualifier"]["granted"] if granted else L["qualifier"]["refused"]]
+
+
+_VALUE_QUALIFIERS = {
+    "RISK": _q_risk, "MEANS_SAFETY": _q_means_safety, "COPING": _q_coping,
+    "SUPPORT": _q_support, "REFERRAL": _q_referral, "DISTRESS": _q_distress,
+    "FOLLOW_UP": _q_follow_up, "CONSENT": _q_consent,
+}
 
 
 def merge_key(item: Item) -> tuple:
@@ -249,8 +280,8 @@ def render_entry(entry: dict[str, Any], style: str) -> str:
     if style == "quotes":
         quals = [q for q in entry["qualifiers"] if not q.startswith(("said by", "who:"))]
         return quotes + (f" ({'; '.join(quals)})" if quals else "")
-    quals = f" ({'; '.join(entry['qualifiers'])})" if entry["qualifiers"] else ""
-    return f"{entry['label']}{quals} — {quotes}"
+    joined = f" ({'; '.join(entry['qualifiers'])})" if entry["qualifiers"] else ""
+    return f"{entry['label']}{joined} — {quotes}"
 
 
 def _order(item: Item) -> tuple:
@@ -389,12 +420,12 @@ def build_note(itemset: ItemSet, template: Template, *, transcript: Transcript |
     header_items = [i for i in kept if i.type == "CONSENT"]
     body_items = [i for i in kept if i.type != "CONSENT"]
     claimed: dict[tuple[str, int], list[Item]] = {}
-    unclaimed = []
+    unclaimed: list[Item] = []
     for it in body_items:
         slot = _claim(it, template)
         (claimed.setdefault(slot, []) if slot else unclaimed).append(it)
 
-    sections = []
+    sections: list[dict[str, Any]] = []
     for s in template.sections:
         parts = []
         for pi, p in enumerate(s.parts):
@@ -410,9 +441,9 @@ def build_note(itemset: ItemSet, template: Template, *, transcript: Transcript |
             groups.append({"group": gid, "title": title, "entries": merge(members, mode, "items")})
 
     if reviewed:  # say which entries the clinician did not look at (only non-risk ones can be)
-        for s in sections:
-            for p in s["parts"]:
-                for e in p["entries"]:
+        for sec in sections:
+            for part in sec["parts"]:
+                for e in part["entries"]:
                     if not e["review"]:
                         e["text"] = labels()["phrase"]["unreviewed"].format(text=e["text"])
     note = {

@@ -82,6 +82,7 @@ def build_calendar(items: Iterable[Item], *, uid_salt: str, generated_at: dateti
     cal.add("calscale", "GREGORIAN")
     for item in chosen:
         when = _when(item)
+        assert when is not None  # follow_up_items keeps only items with a resolved time
         who = WHO.get(str(attr(item, "who")))
         ev = Event()
         ev.add("uid", f"{item.id}-{uid_salt[:16]}@voicenotes.local")

@@ -1,4 +1,4 @@
-"""Consent before capture (reliability.md §3d).
+"""Consent before capture: nobody is recorded who has not agreed to it.
 
 A :class:`ConsentRecord` must exist, and be saved as ``consent.json`` (mode 0600, atomic) in the
 session folder, before ``voicenotes record`` captures a single frame. It names every party present
@@ -31,6 +31,7 @@ from typing import Any
 
 from voicenotes import __version__
 from voicenotes.errors import ConsentError
+from voicenotes.record.clock import now_iso
 from voicenotes.store import atomic_write_json
 
 CONSENT_FILE = "consent.json"
@@ -127,10 +128,6 @@ class ConsentRecord:
 # --------------------------------------------------------------------------- validation
 
 
-def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
 def _parse_time(s: str | None) -> datetime | None:
     if not s:
         return None
@@ -158,9 +155,7 @@ def _split(value: Any, what: str, source: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def validate_consent(d: dict[str, Any], *, source: str = "the consent file",
-                     dictation: bool | None = None) -> ConsentRecord:
-    """Build a :class:`ConsentRecord` from a dict, or raise a plain ConsentError."""
+def _check_fields(d: Any, source: str) -> None:
     if not isinstance(d, dict):
         raise ConsentError(f"{source.capitalize()} must be a JSON object.", hint=_HINT_FLAGS)
     unknown = sorted(set(d) - _FILE_KEYS - {"statement"})
@@ -168,17 +163,24 @@ def validate_consent(d: dict[str, Any], *, source: str = "the consent file",
         raise ConsentError(f"{source.capitalize()} has unknown field(s): {', '.join(unknown)}. "
                            f"Known fields: parties, scope, method, retention_days, form_version, "
                            f"all_party, dictation, consented_at.")
+
+
+def _dictation(d: dict[str, Any], source: str, dictation: bool | None) -> bool:
+    """The file's ``dictation`` agreeing with the --dictation flag (None = not given)."""
     file_dictation = d.get("dictation")
     if file_dictation is not None and not isinstance(file_dictation, bool):
         raise ConsentError(f"In {source}, 'dictation' must be true or false.")
     if dictation is None:
-        dictation = bool(file_dictation)
-    elif file_dictation is not None and file_dictation != dictation:
+        return bool(file_dictation)
+    if file_dictation is not None and file_dictation != dictation:
         raise ConsentError(
             f"{source.capitalize()} says dictation is {str(file_dictation).lower()}, but "
             f"--dictation was {'given' if dictation else 'not given'}.",
             hint="Make the two agree.")
+    return dictation
 
+
+def _parties(d: dict[str, Any], source: str, dictation: bool) -> tuple[str, ...]:
     if "parties" not in d and dictation:
         parties: tuple[str, ...] = ("counselor",)
     else:
@@ -200,7 +202,10 @@ def validate_consent(d: dict[str, Any], *, source: str = "the consent file",
             f"{source.capitalize()} lists only the counselor. For a session, list every party "
             "present (e.g. counselor,client).",
             hint="Use --dictation to record only yourself.")
+    return parties
 
+
+def _check_all_party(d: dict[str, Any], source: str) -> None:
     all_party = d.get("all_party", True)
     if not isinstance(all_party, bool):
         raise ConsentError(f"In {source}, 'all_party' must be true or false.")
@@ -208,6 +213,8 @@ def validate_consent(d: dict[str, Any], *, source: str = "the consent file",
         raise ConsentError("Recording needs the consent of every party present; "
                            f"{source} says not everyone agreed. Nothing was recorded.")
 
+
+def _scope(d: dict[str, Any], source: str) -> tuple[str, ...]:
     scope = _split(d.get("scope"), "scope", source)
     bad = [s for s in scope if s not in SCOPES]
     if bad:
@@ -216,30 +223,57 @@ def validate_consent(d: dict[str, Any], *, source: str = "the consent file",
     if "recording" not in scope:
         raise ConsentError(f"{source.capitalize()} does not include consent to recording, so "
                            "nothing can be recorded.")
+    return scope
 
+
+def _method(d: dict[str, Any], source: str) -> str:
     method = d.get("method")
     if not isinstance(method, str) or method.strip().lower() not in METHODS:
         raise ConsentError(f"In {source}, 'method' must be one of: {', '.join(METHODS)}.",
                            hint=_HINT_FLAGS)
-    method = method.strip().lower()
+    return method.strip().lower()
 
+
+def _retention_days(d: dict[str, Any], source: str) -> int:
     days = d.get("retention_days", DEFAULT_RETENTION_DAYS)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_RETENTION_DAYS:
         raise ConsentError(f"In {source}, 'retention_days' must be a whole number of days from 1 "
                            f"to {MAX_RETENTION_DAYS}.")
+    return days
 
+
+def _form_version(d: dict[str, Any], source: str) -> str | None:
     form_version = d.get("form_version")
     if form_version is not None and (not isinstance(form_version, str) or len(form_version) > 80):
         raise ConsentError(f"In {source}, 'form_version' must be a short text.")
-    form_version = (form_version or "").strip() or None
+    return (form_version or "").strip() or None
 
+
+def _consented_at(d: dict[str, Any], source: str) -> str:
     at = d.get("consented_at")
-    if at is not None and _parse_time(at) is None:
+    if at is None:
+        return now_iso("seconds")
+    parsed = _parse_time(at)
+    if parsed is None:
         raise ConsentError(f"In {source}, 'consented_at' is not a date-time (use ISO 8601, e.g. "
                            "2026-11-26T14:30:00+00:00).")
+    return parsed.isoformat()
+
+
+def validate_consent(d: dict[str, Any], *, source: str = "the consent file",
+                     dictation: bool | None = None) -> ConsentRecord:
+    """Build a :class:`ConsentRecord` from a dict, or raise a plain ConsentError."""
+    _check_fields(d, source)
+    dictation = _dictation(d, source, dictation)
+    parties = _parties(d, source, dictation)
+    _check_all_party(d, source)
+    scope = _scope(d, source)
+    method = _method(d, source)
+    days = _retention_days(d, source)
+    form_version = _form_version(d, source)
     return ConsentRecord(
         parties=parties, scope=scope, method=method, retention_days=days,
-        consented_at=(_parse_time(at).isoformat() if at else _now()),
+        consented_at=_consented_at(d, source),
         dictation=dictation, all_party=True, form_version=form_version,
     )
 
@@ -336,36 +370,40 @@ def _stderr_write(s: str) -> None:
     sys.stderr.flush()
 
 
-def prompt_consent(*, dictation: bool, read: Callable[[], str] | None = None,
-                   write: Callable[[str], None] | None = None) -> ConsentRecord:
-    """Ask the consent questions. Any refusal or missing answer raises ConsentError."""
-    a = _Asker(read or _stdin_readline, write or _stderr_write)
-    refused = "Consent was not given, so nothing was recorded."
-    if dictation:
-        a.write("Consent for a dictation (only your own voice is recorded).\n")
-        if not a.yes_no("Are you alone, with no client or other person who could be heard?"):
-            raise ConsentError("A dictation records only the counselor. Someone else could be "
-                               "heard, so nothing was recorded.",
-                               hint="Record a session instead (leave out --dictation).")
-        parties: tuple[str, ...] = ("counselor",)
-        if not a.yes_no("Do you agree to this dictation being recorded?"):
-            raise ConsentError(refused)
-    else:
-        a.write("Consent: every person present must agree before recording starts.\n")
-        raw = a.ask("Who is present? Roles, not names, separated by commas "
-                    f"({', '.join(PARTY_ROLES)})", "counselor,client")
-        parties = _split(raw, "parties", "your answer")
-        if "counselor" not in parties:
-            parties = ("counselor",) + parties
-        bad = [p for p in parties if p not in PARTY_ROLES]
-        if bad:
-            raise ConsentError(f"Unknown role(s): {', '.join(bad)}. Use: "
-                               f"{', '.join(PARTY_ROLES)}. Nothing was recorded.")
-        if len(parties) < 2:
-            raise ConsentError("Only the counselor is present: use --dictation to record only "
-                               "yourself. Nothing was recorded.")
-        if not a.yes_no(f"Has every person present ({', '.join(parties)}) agreed to be recorded?"):
-            raise ConsentError(refused)
+_REFUSED = "Consent was not given, so nothing was recorded."
+
+
+def _ask_dictation_parties(a: _Asker) -> tuple[str, ...]:
+    a.write("Consent for a dictation (only your own voice is recorded).\n")
+    if not a.yes_no("Are you alone, with no client or other person who could be heard?"):
+        raise ConsentError("A dictation records only the counselor. Someone else could be "
+                           "heard, so nothing was recorded.",
+                           hint="Record a session instead (leave out --dictation).")
+    if not a.yes_no("Do you agree to this dictation being recorded?"):
+        raise ConsentError(_REFUSED)
+    return ("counselor",)
+
+
+def _ask_session_parties(a: _Asker) -> tuple[str, ...]:
+    a.write("Consent: every person present must agree before recording starts.\n")
+    raw = a.ask("Who is present? Roles, not names, separated by commas "
+                f"({', '.join(PARTY_ROLES)})", "counselor,client")
+    parties = _split(raw, "parties", "your answer")
+    if "counselor" not in parties:
+        parties = ("counselor",) + parties
+    bad = [p for p in parties if p not in PARTY_ROLES]
+    if bad:
+        raise ConsentError(f"Unknown role(s): {', '.join(bad)}. Use: "
+                           f"{', '.join(PARTY_ROLES)}. Nothing was recorded.")
+    if len(parties) < 2:
+        raise ConsentError("Only the counselor is present: use --dictation to record only "
+                           "yourself. Nothing was recorded.")
+    if not a.yes_no(f"Has every person present ({', '.join(parties)}) agreed to be recorded?"):
+        raise ConsentError(_REFUSED)
+    return parties
+
+
+def _ask_scope(a: _Asker, dictation: bool) -> list[str]:
     scope = ["recording"]
     if a.yes_no("Did they agree to the recording being transcribed on this computer?"
                 if not dictation else "Do you agree to it being transcribed on this computer?"):
@@ -376,13 +414,26 @@ def prompt_consent(*, dictation: bool, read: Callable[[], str] | None = None,
     if a.yes_no("Did they agree to it being shared with a clinical supervisor?"
                 if not dictation else "May it be shared with your clinical supervisor?"):
         scope.append("supervision")
-    method = "verbal" if dictation else a.choice("How was consent given?", METHODS, "verbal")
+    return scope
+
+
+def _ask_retention_days(a: _Asker) -> int:
     days_raw = a.ask("How many days may the recording be kept", str(DEFAULT_RETENTION_DAYS))
     try:
-        days = int(days_raw)
+        return int(days_raw)
     except ValueError:
         raise ConsentError(f"'{days_raw}' is not a number of days. Nothing was recorded.") \
             from None
+
+
+def prompt_consent(*, dictation: bool, read: Callable[[], str] | None = None,
+                   write: Callable[[str], None] | None = None) -> ConsentRecord:
+    """Ask the consent questions. Any refusal or missing answer raises ConsentError."""
+    a = _Asker(read or _stdin_readline, write or _stderr_write)
+    parties = _ask_dictation_parties(a) if dictation else _ask_session_parties(a)
+    scope = _ask_scope(a, dictation)
+    method = "verbal" if dictation else a.choice("How was consent given?", METHODS, "verbal")
+    days = _ask_retention_days(a)
     form = a.ask("Consent form version (press Enter if none)", "") or None
     return validate_consent(
         {"parties": list(parties), "scope": scope, "method": method, "retention_days": days,

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,11 +18,11 @@ from typing import Any
 import jinja2
 
 from voicenotes.domain import attribution_banner
-from voicenotes.errors import InputError, StorageError
+from voicenotes.errors import InputError
 from voicenotes.note.build import fmt_time, label_and_qualifiers, render_entry, time_ref
 from voicenotes.schema import RISK_TYPES, Item, ItemSet, Transcript
+from voicenotes.store.audit import AUDIT_FILE, append_audit, verify_audit
 
-AUDIT_FILE = "audit.jsonl"
 REVIEW_STATUSES = ("accepted", "edited", "rejected")
 
 
@@ -50,7 +48,7 @@ def _pieces(text: str, spans: list[tuple[int, int, Item]]) -> list[dict[str, Any
         cuts.update((a, b))
     cuts_sorted = sorted(c for c in cuts if 0 <= c <= len(text))
     out = []
-    for a, b in zip(cuts_sorted, cuts_sorted[1:]):
+    for a, b in zip(cuts_sorted, cuts_sorted[1:], strict=False):
         if a == b:
             continue
         cover = sorted((it for s, e, it in spans if s <= a and b <= e), key=_priority)
@@ -81,7 +79,7 @@ def page_data(itemset: ItemSet, transcript: Transcript | None, *, audio_name: st
             "id": it.id, "type": it.type, "risk": it.type in RISK_TYPES, "label": label,
             "qualifiers": quals, "quote": it.evidence.quote, "time": time_ref(it),
             "t_start": it.evidence.t_start, "segment": it.evidence.segment, "verify": it.verify,
-            "review": it.review or None,
+            "review": it.review or None, "source": it.source,
         })
     segments = []
     if transcript is not None:
@@ -104,6 +102,7 @@ def page_data(itemset: ItemSet, transcript: Transcript | None, *, audio_name: st
         "title": title, "generated_at": generated_at, "items_sha256": items_sha256,
         "audio": audio_name, "mode": mode, "items": items, "segments": segments,
         "itemset": itemset.to_dict(), "attribution_banner": attribution_banner(itemset.provenance),
+        "audio_sha256": transcript.audio.sha256 if transcript is not None else None,
     }
 
 
@@ -125,19 +124,26 @@ def render_review_html(data: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- applying a review
 
 
-def load_reviewed(path: Path, session_items: ItemSet) -> ItemSet:
+def load_reviewed(path: Path, session_items: ItemSet, *, items_sha256: str | None = None,
+                  audio_sha256: str | None = None) -> ItemSet:
     """The session's items with the decisions from an exported ``items.reviewed.json``.
 
     Item content always comes from the session's own items.json; only ``review`` is taken
     from the export. Every risk item must carry a decision; a rejection needs a reason."""
     try:
         raw = json.loads(Path(path).read_text("utf-8"))
+        ids = [d["id"] for d in raw["items"]]
         reviewed = {d["id"]: d.get("review") or {} for d in raw["items"]}
     except FileNotFoundError:
         raise InputError(f"The reviewed file {path} does not exist.") from None
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
         raise InputError(f"{Path(path).name} is not a reviewed items file from review.html.",
                          hint="Export it again with the Export button of review.html.") from None
+    if len(ids) != len(reviewed):
+        raise InputError(f"{Path(path).name} lists {len(ids) - len(reviewed)} item id(s) more "
+                         "than once, so its decisions are ambiguous.",
+                         hint="Export it again from the review page.")
+    _check_same_session(Path(path).name, raw, session_items, items_sha256, audio_sha256)
     known = {i.id for i in session_items.items}
     unknown = [i for i in reviewed if i not in known]
     if unknown:
@@ -159,6 +165,23 @@ def load_reviewed(path: Path, session_items: ItemSet) -> ItemSet:
                    rules_version=session_items.rules_version,
                    transcript_sha256=session_items.transcript_sha256,
                    provenance=session_items.provenance)
+
+
+def _check_same_session(name: str, raw: dict[str, Any], session_items: ItemSet,
+                        items_sha256: str | None, audio_sha256: str | None) -> None:
+    """Refuse an export made from another session folder: its items hash, audio hash or
+    transcript hash differ from this folder's, or an item id names a different item."""
+    meta: dict[str, Any] = raw["review_meta"] if isinstance(raw.get("review_meta"), dict) else {}
+    pairs = [(meta.get("items_sha256"), items_sha256), (meta.get("audio_sha256"), audio_sha256),
+             (raw.get("transcript_sha256"), session_items.transcript_sha256)]
+    mine = {i.id: i for i in session_items.items}
+    differs = any(a and b and a != b for a, b in pairs) or any(
+        d["id"] in mine and (d.get("type") or mine[d["id"]].type) != mine[d["id"]].type
+        for d in raw["items"])
+    if differs:
+        raise InputError(f"{name} was exported from another session: its items or audio do not "
+                         "match this folder's items.json.",
+                         hint="Pass the session folder the review page came from with --out.")
 
 
 def _clean_review(r: dict[str, Any]) -> dict[str, Any]:
@@ -183,43 +206,6 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _last_line_hash(path: Path) -> str | None:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 65536))
-            lines = [ln for ln in fh.read().splitlines() if ln.strip()]
-    except FileNotFoundError:
-        return None
-    return hashlib.sha256(lines[-1]).hexdigest() if lines else None
-
-
-def append_audit(folder: Path, events: list[dict[str, Any]]) -> Path:
-    """Append events to ``audit.jsonl``: append-only, fsync'd, each line chained to the one
-    before by ``prev`` (sha256 of the previous line). Events hold ids, types, decisions and
-    hashes only — never session words."""
-    path = Path(folder) / AUDIT_FILE
-    prev = _last_line_hash(path)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise StorageError(f"Could not open the audit log {path}: {exc.strerror or exc}.",
-                           hint="Check the session folder is writable.") from None
-    try:
-        for ev in events:
-            ev = {"time": _now(), **ev, "prev": prev}
-            line = json.dumps(ev, sort_keys=True, ensure_ascii=True).encode() + b"\n"
-            os.write(fd, line)
-            prev = hashlib.sha256(line.rstrip(b"\n")).hexdigest()
-        os.fsync(fd)
-    except OSError as exc:
-        raise StorageError(f"Could not write the audit log {path}: {exc.strerror or exc}.") from None
-    finally:
-        os.close(fd)
-    return path
-
-
 def review_events(itemset: ItemSet, *, reviewed_file_sha256: str) -> list[dict[str, Any]]:
     out = []
     for it in itemset.items:
@@ -233,22 +219,6 @@ def review_events(itemset: ItemSet, *, reviewed_file_sha256: str) -> list[dict[s
             "reviewed_file_sha256": reviewed_file_sha256,
         })
     return out
-
-
-def verify_audit(path: Path) -> bool:
-    """True when every line's ``prev`` is the sha256 of the line before (an unbroken chain)."""
-    prev = None
-    for raw in Path(path).read_bytes().splitlines():
-        if not raw.strip():
-            continue
-        if json.loads(raw).get("prev") != prev:
-            return False
-        prev = hashlib.sha256(raw).hexdigest()
-    return True
-
-
-def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 __all__ = ["AUDIT_FILE", "append_audit", "load_reviewed", "page_data", "render_entry",

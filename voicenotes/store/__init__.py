@@ -1,11 +1,10 @@
-"""Storage: private atomic files (and, as they are added, folder locks, the audit log, sealing).
+"""Storage: private, crash-safe files shared by every stage.
 
-Every stage writes through here: temp file + fsync + rename, mode 0600, folders 0700.
+Every stage writes through here: temp file + fsync + rename, mode 0600, folders 0700. Modules:
+``files`` (atomic writes, private folders, leftover sweeping, SHA-256 helpers).
 """
 
 from voicenotes.store.files import (
-    DIR_MODE,
-    FILE_MODE,
     TMP_PREFIX,
     atomic_write_bytes,
     atomic_write_json,
@@ -18,8 +17,6 @@ from voicenotes.store.files import (
 )
 
 __all__ = [
-    "DIR_MODE",
-    "FILE_MODE",
     "TMP_PREFIX",
     "atomic_write_bytes",
     "atomic_write_json",

@@ -1,6 +1,6 @@
 """Crash-safe file writing shared by every stage.
 
-Pattern (reliability.md §1b): write a temp file in the target folder with mode 0600, fsync it,
+Pattern: write a temp file in the target folder with mode 0600, fsync it,
 ``os.replace`` it onto the final name, fsync the folder. A reader sees the old file or the new
 one, never a torn one. Temp files are named ``.tmp-*`` so a later run can sweep them.
 """
