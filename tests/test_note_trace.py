@@ -71,6 +71,7 @@ def assert_traceable(md: str, note: dict, itemset: ItemSet, transcript: Transcri
     allowed = _template_words()
     allowed |= _values(note["provenance"]) | _values(note["header"]["consent_record"])
     allowed |= _values(note["session_start"]) | _values(note["mode"])
+    allowed |= _values(note.get("attribution_banner"))
     for it in itemset.items:
         allowed |= _values(it.value) | _values(it.experiencer_detail) | _values(it.speaker)
         allowed |= _values([it.subtype, it.type, it.temporality, it.polarity, it.modality])

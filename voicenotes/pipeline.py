@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from voicenotes import __version__
+from voicenotes.domain import SESSION_START_FORMS, SessionContext, session_context
 from voicenotes.errors import InputError, StorageError, UsageError
 from voicenotes.schema import RISK_TYPES, ItemSet, Transcript
 from voicenotes.store import (
@@ -72,6 +73,7 @@ class NoteOptions:
     rules_paths: Sequence[Path] = ()
     copy_audio: bool = True          # private copy of the audio beside review.html
     progress: Progress | None = None
+    session: SessionContext | None = None  # mode and start, when the caller parsed them already
 
 
 @dataclass
@@ -141,15 +143,26 @@ def load_consent_record(folder: Path) -> dict[str, Any] | None:
         return _read_json_quiet(path)
 
 
-def _session_start(options: NoteOptions, folder: Path, transcript: Transcript | None,
+def check_session(options: NoteOptions) -> SessionContext:
+    """The session context of the options, checked before any work: a start that cannot be
+    read stops here with one plain line (exit 2)."""
+    if options.session is not None:
+        return options.session
+    try:
+        ctx = session_context(options.mode, options.session_start)
+    except ValueError as exc:
+        raise UsageError(f"--session-start '{str(options.session_start)[:40]}' cannot be read: "
+                         f"{exc}.", hint=f"Use a form such as {SESSION_START_FORMS}.") from None
+    if options.mode is not None and options.mode not in MODES:
+        raise UsageError(f"Unknown mode '{options.mode}'.",
+                         hint="Use --mode dictation or --mode session.")
+    return ctx
+
+
+def _session_start(ctx: SessionContext, folder: Path, transcript: Transcript | None,
                    consent: dict[str, Any] | None) -> tuple[str | None, str]:
-    if options.session_start:
-        try:
-            datetime.fromisoformat(options.session_start)
-        except ValueError:
-            raise UsageError(f"--session-start '{options.session_start}' is not a date and time.",
-                             hint="Use ISO form, e.g. --session-start 2026-03-09T14:00") from None
-        return options.session_start, "option"
+    if ctx.start is not None:
+        return ctx.start_iso, "option"
     if transcript is not None and transcript.session_start:
         return transcript.session_start, "transcript"
     journal = _read_json_quiet(folder / "recording.json")
@@ -172,15 +185,19 @@ def _local_naive(iso: str) -> str:
 
 
 def _mode(options: NoteOptions, transcript: Transcript | None,
-          consent: dict[str, Any] | None) -> str:
+          consent: dict[str, Any] | None, found: str | None = None) -> str:
+    """--mode, else what the recording's consent declared, else what the speaker stage found,
+    else the transcript's own mode, else from its roles, else dictation."""
     if options.mode:
         if options.mode not in MODES:
             raise UsageError(f"Unknown mode '{options.mode}'.", hint="Use --mode dictation or --mode session.")
         return options.mode
-    if transcript is not None and transcript.mode in MODES:
-        return transcript.mode
     if consent and consent.get("mode") in MODES:
         return consent["mode"]
+    if found in MODES:
+        return str(found)
+    if transcript is not None and transcript.mode in MODES:
+        return transcript.mode
     if transcript is not None and any(s.role in ("client", "counselor") and s.role != "unknown"
                                       for s in transcript.segments) \
             and len({s.role for s in transcript.segments}) > 1:
@@ -407,6 +424,7 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     """Run the chain on one input and write the session folder. See the module doc."""
     options = options or NoteOptions()
     input_path = Path(input_path)
+    ctx = check_session(options)  # a bad --session-start costs nothing
     kind, loaded = classify_input(input_path)
     info = _probe_audio(input_path) if kind == "audio" else None
     out_dir = Path(out_dir) if out_dir else default_out_dir(input_path)
@@ -414,13 +432,13 @@ def run_note(input_path: Path, out_dir: Path | None, options: NoteOptions | None
     out_dir = _check_out_dir(out_dir)
     with session_lock(out_dir, "note"):  # one writer per folder: a second run stops at once
         stale = stale_artefacts(out_dir)
-        result = _run_note(input_path, out_dir, options, transcriber, kind, loaded, info)
+        result = _run_note(input_path, out_dir, options, transcriber, kind, loaded, info, ctx)
     result.summary["rebuilt"] = stale  # the mismatches found, now rebuilt by this run
     return result
 
 
 def _run_note(input_path: Path, out_dir: Path, options: NoteOptions, transcriber, kind: str,
-              loaded: Any, info: Any) -> NoteResult:
+              loaded: Any, info: Any, ctx: SessionContext) -> NoteResult:
     from voicenotes.note.templates import load_template
 
     template = load_template(options.template)  # fail on a bad template before hours of work
@@ -436,25 +454,7 @@ def _run_note(input_path: Path, out_dir: Path, options: NoteOptions, transcriber
 
     if kind == "audio":
         assert info is not None
-        t0 = time.monotonic()
-        tr = _transcriber(options, transcriber)
-        transcript = _reusable_transcript(out_dir, info.sha256, tr)
-        if transcript is not None:
-            result.summary["transcript_reused"] = True
-        else:
-            _progress(options, "transcribe", 0.0, 1.0)
-            transcript = tr.transcribe(input_path, info=info,
-                                       progress=lambda d, t: _progress(options, "transcribe", d, t))
-        timings["transcribe"] = time.monotonic() - t0
-        spec = options.speakers or ("auto" if options.counselor else None)
-        if spec:
-            t0 = time.monotonic()
-            _progress(options, "speakers", 0.0, 1.0)
-            from voicenotes.speakers import assign_speakers
-
-            transcript = assign_speakers(transcript, input_path, spec,
-                                         counselor=options.counselor)
-            timings["speakers"] = time.monotonic() - t0
+        transcript = _from_audio(input_path, info, out_dir, options, transcriber, result, consent)
     elif options.counselor is not None:
         if kind != "transcript":
             raise UsageError("--counselor needs the recording or its transcript.json, not "
@@ -467,8 +467,10 @@ def _run_note(input_path: Path, out_dir: Path, options: NoteOptions, transcriber
     if audio_src is None:
         audio_src = _find_audio_beside(folder, transcript)
 
-    mode = itemset.mode if itemset is not None and not options.mode else _mode(options, transcript, consent)
-    session_start, start_source = _session_start(options, folder, transcript, consent)
+    found_mode = result.summary.get("speakers", {}).get("mode")
+    mode = itemset.mode if itemset is not None and not options.mode else _mode(
+        options, transcript, consent, found_mode)
+    session_start, start_source = _session_start(ctx, folder, transcript, consent)
     if itemset is not None and not options.session_start and itemset.session_start:
         session_start, start_source = itemset.session_start, "items"
     if transcript is not None:
@@ -480,15 +482,9 @@ def _run_note(input_path: Path, out_dir: Path, options: NoteOptions, transcriber
     transcript_sha = _transcript_hash(transcript.to_dict()) if transcript is not None else None
 
     if itemset is None:
-        t0 = time.monotonic()
-        _progress(options, "extract", 0.0, 1.0)
-        from voicenotes.extract import extract_items
-
-        itemset = extract_items(transcript, mode=mode, session_start=session_start,
-                                rules_paths=tuple(Path(p) for p in options.rules_paths))
+        itemset = _extract(transcript, mode, session_start, options, ctx, consent, result)
         itemset = replace(itemset, provenance={**itemset.provenance,
                                                "transcript_sha256": transcript_sha})
-        timings["extract"] = time.monotonic() - t0
     items_bytes = (json.dumps(itemset.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     result.paths["items.json"] = atomic_write_bytes(out_dir / "items.json", items_bytes)
     items_sha = sha256_bytes(items_bytes)
@@ -503,6 +499,7 @@ def _run_note(input_path: Path, out_dir: Path, options: NoteOptions, transcriber
     prov["items_sha256"] = items_sha
     prov["transcript_sha256"] = transcript_sha
     prov["audit_head"] = audit_head(out_dir)  # the log's end before this draft's entry
+    prov.update(_who_said_it(transcript, itemset))
     write_note_files(out_dir, itemset, template, transcript=transcript, consent=consent,
                      provenance=prov, result=result)
     audio_name = _copy_audio(audio_src, out_dir, options.copy_audio) if audio_src else None
@@ -527,8 +524,11 @@ def _run_note(input_path: Path, out_dir: Path, options: NoteOptions, transcriber
     }])
     timings["note"] = time.monotonic() - t0
     reused = result.summary.get("transcript_reused", False)
+    speakers = result.summary.get("speakers")
     result.summary = _summary(itemset, transcript, result, session_start, start_source, mode)
     result.summary["transcript_reused"] = reused
+    if speakers:
+        result.summary["speakers"] = speakers
     _progress(options, "note", 1.0, 1.0)
     return result
 
@@ -592,6 +592,114 @@ def ensure_fresh(folder: Path) -> list[str]:
     source = folder / ("items.json" if items_ok else "transcript.json")
     run_note(source, folder, options)
     return [f"{s}; rebuilt it" if s.startswith(("items.json", "note.")) else s for s in stale]
+
+
+def _from_audio(input_path: Path, info: Any, out_dir: Path, options: NoteOptions, transcriber,
+                result: NoteResult, consent: dict[str, Any] | None) -> Transcript:
+    """Transcribe (or reuse an interrupted run's transcript), then find who speaks. ``info`` is
+    the probe made before the session folder (one hash of the recording per run)."""
+    t0 = time.monotonic()
+    tr = _transcriber(options, transcriber)
+    transcript = _reusable_transcript(out_dir, info.sha256, tr)
+    if transcript is not None:
+        result.summary["transcript_reused"] = True
+    else:
+        _progress(options, "transcribe", 0.0, 1.0)
+        transcript = tr.transcribe(input_path, info=info,
+                                   progress=lambda d, t: _progress(options, "transcribe", d, t))
+    result.timings["transcribe"] = time.monotonic() - t0
+    found = _speakers_stage(options, transcript, input_path, result, _declared(options, consent))
+    return found if found is not None else transcript
+
+
+def _declared(options: NoteOptions, consent: dict[str, Any] | None) -> str | None:
+    """The mode the counselor declared: ``--mode``, else the recording's consent record."""
+    if options.mode:
+        return options.mode
+    if consent and consent.get("mode") in MODES:
+        return str(consent["mode"])
+    return None
+
+
+def _speakers_stage(options: NoteOptions, transcript: Transcript, input_path: Path,
+                    result: NoteResult, declared: str | None) -> Transcript | None:
+    """Who speaks: by default (``--speakers auto``) unless a dictation was declared (``--mode
+    dictation`` or the consent record) and no ``--speakers`` was given. Records the decision
+    (and its one line) in ``result.summary``."""
+    spec = options.speakers or ("auto" if options.counselor else None)
+    if spec is None and declared == "dictation":
+        return None  # the counselor said it is a dictation: one voice, nothing to separate
+    from voicenotes.speakers.auto import find_speakers
+
+    t0 = time.monotonic()
+    _progress(options, "speakers", 0.0, 1.0)
+    out, decision = find_speakers(transcript, input_path, spec, counselor=options.counselor,
+                                  progress=lambda d, t: _progress(options, "speakers", d, t))
+    result.timings["speakers"] = time.monotonic() - t0
+    result.summary["speakers"] = {**decision.to_dict(), "mode": decision.mode,
+                                  "line": decision.line()}
+    return out
+
+
+def _who_said_it(transcript: Transcript | None, itemset: ItemSet) -> dict[str, Any]:
+    """The speaker decision and the attribution check, for the note's provenance."""
+    out: dict[str, Any] = {}
+    decision = (transcript.speakers or {}).get("decision") if transcript is not None else None
+    if isinstance(decision, dict):
+        out["speakers"] = {k: v for k, v in decision.items() if v is not None}
+    attribution = itemset.provenance.get("attribution")
+    if isinstance(attribution, dict):
+        out["attribution"] = {k: v for k, v in attribution.items() if v is not None}
+    return out
+
+
+def _extract(transcript: Transcript | None, mode: str, session_start: str | None,
+             options: NoteOptions, ctx: SessionContext, consent: dict[str, Any] | None,
+             result: NoteResult) -> ItemSet:
+    from voicenotes.extract import extract_items
+
+    assert transcript is not None  # an audio or transcript input always has one here
+    t0 = time.monotonic()
+    _progress(options, "extract", 0.0, 1.0)
+    itemset = extract_items(transcript, mode=mode, session_start=session_start,
+                            rules_paths=tuple(Path(p) for p in options.rules_paths))
+    itemset = _after_extraction(itemset, transcript, mode, options, ctx,
+                                _declared(options, consent))
+    result.timings["extract"] = time.monotonic() - t0
+    return itemset
+
+
+def _after_extraction(itemset: ItemSet, transcript: Transcript | None, mode: str,
+                      options: NoteOptions, ctx: SessionContext, declared: str | None) -> ItemSet:
+    """The checks run over the extracted items: who an item can be attributed to, the words
+    that decide polarity against the audio, and follow-up times in the session's zone."""
+    from voicenotes.extract.attribution import attribute, attribution_state
+    from voicenotes.extract.audiocheck import check_deciding_words
+
+    state = attribution_state(transcript, mode)
+    if not state["verified"] and declared == "dictation" and not options.speakers \
+            and not (transcript is not None and (transcript.speakers or {}).get("labels")):
+        state = {"verified": True, "reason": None}  # a declared dictation: one voice
+    itemset = attribute(itemset, transcript, state)
+    itemset = check_deciding_words(itemset, transcript)
+    return _zoned_followups(itemset, ctx)
+
+
+def _zoned_followups(itemset: ItemSet, ctx: SessionContext) -> ItemSet:
+    """A follow-up time said in a session whose start had a zone gets that zone."""
+    if ctx.start is None or ctx.floating:
+        return itemset
+    items = []
+    for it in itemset.items:
+        when = it.value.get("when") if it.type == "FOLLOW_UP" else None
+        if isinstance(when, str) and len(when) > 10:
+            try:
+                zoned = ctx.localize(datetime.fromisoformat(when)).isoformat()
+            except ValueError:
+                zoned = when
+            it = replace(it, value={**it.value, "when": zoned})
+        items.append(it)
+    return replace(itemset, items=tuple(items), session_start=ctx.start_iso)
 
 
 def write_note_files(out_dir: Path, itemset: ItemSet, template, *, transcript, consent, provenance,

@@ -22,6 +22,7 @@ class BatchOptions:
     jobs: int = 1
     model: str | None = None
     mode: str | None = None
+    speakers: str | None = None   # None: auto, unseparated (and said so) without the models
     retry_failed: bool = False
     include_quotes: bool = False
     preset: str | None = None
@@ -59,7 +60,7 @@ def job_settings(opts: BatchOptions, threads: int) -> dict[str, Any]:
     """The settings a job runs with, as the journal records them and the workers receive them."""
     return {"model": opts.model, "mode": opts.mode, "template": opts.template,
             "preset": opts.preset, "threads": threads, "jobs": opts.jobs,
-            "copy_audio": opts.copy_audio}
+            "copy_audio": opts.copy_audio, "speakers": opts.speakers}
 
 
 def cpu_cores() -> int:

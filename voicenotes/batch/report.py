@@ -59,7 +59,8 @@ def _cell(v: Any) -> str:
 def csv_header(include_quotes: bool) -> list[str]:
     cols = ["recording", "status", "duration_s", "words", "risk_affirmed", "risk_denied"]
     cols += [k for k, _ in LETHALITY] + [k for k, _ in COVERAGE]
-    cols += ["doubtful_segments", "audio_flags", "problem", "expected_duration_s", "output_folder"]
+    cols += ["doubtful_segments", "audio_flags", "problem", "expected_duration_s", "output_folder",
+             "speakers"]
     if include_quotes:
         cols.append("risk_quotes")
     return cols
@@ -74,7 +75,8 @@ def render_csv(rows: list[Row], include_quotes: bool) -> str:
         line = [r.recording, r.status, r.duration_s, r.words, r.risk_affirmed, r.risk_denied]
         line += [r.topics.get(k, "") for k, _ in LETHALITY]
         line += [cov[k] for k, _ in COVERAGE]
-        line += [r.doubtful_segments, " ".join(r.audio_flags), r.problem, r.expected_s, r.output]
+        line += [r.doubtful_segments, " ".join(r.audio_flags), r.problem, r.expected_s, r.output,
+                 r.speakers]
         if include_quotes:
             line.append(" | ".join(r.quotes))
         w.writerow([_cell(v) for v in line])

@@ -68,7 +68,7 @@ th button:focus{outline:2px solid #2e86c1}
 th[aria-sort=ascending] button::after{content:" \\25B2"}
 th[aria-sort=descending] button::after{content:" \\25BC"}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.affirmed{background:#f5b7b1}td.denied{background:#d6eaf8}td.mentioned{background:#fdebd0}
+td.unverified{color:#b03a2e;font-weight:700}td.affirmed{background:#f5b7b1}td.denied{background:#d6eaf8}td.mentioned{background:#fdebd0}
 td.na{color:#7f8c8d}
 tr.failed td{background:#fdedec}tr.partial td.status{background:#fcf3cf}
 tfoot td{font-weight:600;background:#f4f6f7}
@@ -152,7 +152,7 @@ def _cards(c: dict[str, Any]) -> str:
 def _table_head(include_quotes: bool) -> list[str]:
     head = ["Recording", "Status", "Duration", "Words", "Risk affirmed", "Risk denied"]
     head += [lab for _, lab in LETHALITY] + [lab for _, lab in COVERAGE]
-    head += ["Doubtful audio", "Problem"]
+    head += ["Doubtful audio", "Speakers", "Problem"]
     if include_quotes:
         head.append("Risk quotes")
     return (["<table id='recordings'><thead><tr>"]
@@ -184,7 +184,8 @@ def _row(r: Row, include_quotes: bool) -> list[str]:
     for k, _ in COVERAGE:
         v = r.coverage.get(k) if r.coverage else None
         out.append(f"<td>{'' if v is None else ('yes' if v else 'no')}</td>")
-    out += [_doubt_cell(r), f"<td>{_e(r.problem)}</td>"]
+    att = " class='unverified'" if "unverified" in r.speakers else ""
+    out += [_doubt_cell(r), f"<td{att}>{_e(r.speakers)}</td>", f"<td>{_e(r.problem)}</td>"]
     if include_quotes:
         out.append("<td>" + "<br>".join(_e(q) for q in r.quotes) + "</td>")
     return out + ["</tr>"]
@@ -198,7 +199,7 @@ def _footer(c: dict[str, Any], include_quotes: bool) -> str:
     for k, _ in LETHALITY + COVERAGE:
         t = c["topics"][k]
         foot.append(f"{n - t[NOT_ASSESSED]} of {n}")
-    foot += [f"{c['with_doubtful_audio']} of {n}", ""]
+    foot += [f"{c['with_doubtful_audio']} of {n}", "", ""]
     if include_quotes:
         foot.append("")
     return "".join(f"<td>{_e(v)}</td>" for v in foot)

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from voicenotes.batch.journal import Journal
-from voicenotes.domain import COVERAGE_TOPICS, LETHALITY_TOPICS, RISK_TYPES, topics_of
+from voicenotes.domain import (
+    COVERAGE_TOPICS,
+    LETHALITY_TOPICS,
+    RISK_TYPES,
+    attribution_banner,
+    topics_of,
+)
 
 #: Lethality topics: (column, label); what counts for each is voicenotes.domain.topics_of.
 LETHALITY = LETHALITY_TOPICS
@@ -66,6 +72,7 @@ class Row:
     output: str = ""
     quotes: list[str] = field(default_factory=list)
     model: str = ""
+    speakers: str = ""               # what speaker separation found; says when unverified
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -73,6 +80,20 @@ def _load(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def speakers_text(transcript: dict[str, Any], items: dict[str, Any]) -> str:
+    """``2 voices (session)``, ``1 voice (dictation)`` or the unverified banner with its reason."""
+    prov = items.get("provenance") or {}
+    banner = attribution_banner(prov)
+    if banner:
+        reason = (prov.get("attribution") or {}).get("reason")
+        return f"{banner} ({reason})" if reason else banner
+    n = (transcript.get("speakers") or {}).get("count")
+    if not n:
+        return ""
+    mode = items.get("mode") or ""
+    return f"{n} voice{'s' if n != 1 else ''}" + (f" ({mode})" if mode else "")
 
 
 def row_for_outputs(recording: str, status: str, folder: Path, *, include_quotes: bool) -> Row:
@@ -95,7 +116,9 @@ def row_for_outputs(recording: str, status: str, folder: Path, *, include_quotes
         row.problem = str(audio.get("partial_reason") or "audio shorter than its container")
     items = list(it.get("items") or [])
     risk = [i for i in items if i.get("type") in RISK_TYPES]
-    row.risk_affirmed = sum(1 for i in risk if i.get("polarity", "affirmed") == "affirmed")
+    row.risk_affirmed = sum(1 for i in risk if i.get("polarity", "affirmed") == "affirmed"
+                            and i.get("modality", "actual") != "question")
+    row.speakers = speakers_text(tr, it)
     row.risk_denied = sum(1 for i in risk if i.get("polarity") == "negated")
     by_topic: dict[str, list[dict[str, Any]]] = {}
     for i in items:

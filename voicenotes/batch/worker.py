@@ -117,6 +117,7 @@ def _make_runner(cfg: dict[str, Any], progress: Progress) -> Runner:
         "template": cfg.get("template"), "mode": cfg.get("mode"), "model": cfg.get("model"),
         "preset": cfg.get("preset"), "cpu_threads": cfg.get("threads"),
         "transcribe": topts, "copy_audio": bool(cfg.get("copy_audio")),
+        "speakers": cfg.get("speakers"),
     })
     # Load the extraction pipeline (spaCy, medspaCy, rules) now too, so the worker is fully
     # ready before its first file (a rules problem stops the batch here, once).

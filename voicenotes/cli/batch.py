@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from voicenotes.cli.options import MaybePreset, ModelOption, ModeOption, OutDir, TemplateOption
+from voicenotes.cli.options import (
+    MaybePreset,
+    ModelOption,
+    ModeOption,
+    OutDir,
+    SpeakersOption,
+    TemplateOption,
+)
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -160,6 +167,7 @@ def batch(
                              "once; the CPU cores are split between them."),
     model: ModelOption = None,
     mode: ModeOption = None,
+    speakers: SpeakersOption = None,
     preset: MaybePreset = None,
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Also re-run recordings that "
                                       "failed in an earlier run."),
@@ -178,8 +186,13 @@ def batch(
 
     if mode is not None and mode not in ("dictation", "session"):
         raise UsageError(f"Unknown mode '{mode}'.", hint="Use --mode dictation or --mode session.")
+    if speakers is not None:  # a bad spec or a missing install stops here, before any work
+        from voicenotes.speakers import check_available
+
+        check_available(speakers)
     display = _Display(sys.stderr.isatty())
     opts = BatchOptions(out_dir=out, template=template, jobs=jobs, model=model, mode=mode,
+                        speakers=speakers,
                         retry_failed=retry_failed, include_quotes=include_quotes, preset=preset,
                         copy_audio=copy_audio)
     from voicenotes.batch import BatchRunner

@@ -38,12 +38,13 @@ def _check_mode(mode: str | None) -> str | None:
 def _check_start(s: str | None) -> str | None:
     if s is None:
         return None
+    from voicenotes.domain import SESSION_START_FORMS, session_context
+
     try:
-        d = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--session-start '{s}' is not a date and time.",
-                         hint="Write it like 2026-03-09T14:00 (ISO 8601).") from None
-    return d.replace(tzinfo=None).isoformat(timespec="seconds")
+        return session_context(None, s).start_iso
+    except ValueError as exc:
+        raise UsageError(f"--session-start '{s[:40]}' cannot be read: {exc}.",
+                         hint=f"Use a form such as {SESSION_START_FORMS}.") from None
 
 
 def _text_turns(text: str, mode: str | None):

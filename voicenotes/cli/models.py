@@ -48,8 +48,10 @@ def list_models() -> None:
 
 
 def install_model(
-    name: str = typer.Argument(..., help="Model to install, e.g. base, tiny.en, or speakers (the "
-                               "speaker-separation weights)."),
+    name: str | None = typer.Argument(
+        None, help="Model to install, e.g. base, tiny.en, or speakers (the speaker-separation "
+        "weights). Without a name: the default set, the default Whisper model (base) and the "
+        "speaker-separation weights."),
     force: bool = typer.Option(False, "--force", help="Download and rebuild it even if the "
                                "installed copy checks out."),
 ) -> None:
@@ -60,7 +62,9 @@ def install_model(
     """
     from voicenotes import models as m
 
-    m.install(name, force=force, say=_say)
+    names = [name] if name else [m.default_model_name(), m.SPEAKERS]
+    for n in names:
+        m.install(n, force=force, say=_say)
 
 
 def verify_models(

@@ -29,6 +29,22 @@ STAGE_NAMES = {"transcribe": "Transcribing", "speakers": "Separating speakers",
                "extract": "Finding crisis items", "note": "Writing the draft and review page"}
 
 
+TIMED_STAGES = ("transcribe", "speakers")
+
+
+def progress_line(name: str, done: float, total: float, elapsed: float) -> str:
+    """``Separating speakers… 01:10 of 05:00 (23%), 12x real time, about 00:40 left``."""
+    done = min(done, total)
+    line = f"{name}… {_mmss(done)} of {_mmss(total)} ({100.0 * done / total:.0f}%)"
+    if done > 0 and elapsed > 0:
+        speed = done / elapsed
+        line += f", {speed:.0f}x real time"
+        left = (total - done) / speed
+        if left >= 1:
+            line += f", about {_mmss(left)} left"
+    return line + "   "
+
+
 class _StageProgress:
     """One line per stage; on a terminal the transcription line updates in place."""
 
@@ -48,11 +64,11 @@ class _StageProgress:
             self.stage, self.t0 = stage, time.monotonic()
             typer.echo(f"{STAGE_NAMES.get(stage, stage)}…", err=True, nl=not self.tty)
             return
-        if stage == "transcribe" and self.tty and total > 1 and time.monotonic() - self.last > 0.5:
+        if stage in TIMED_STAGES and self.tty and total > 1 \
+                and time.monotonic() - self.last > 0.5:
             self.last = time.monotonic()
-            pct = 100.0 * min(done, total) / total
-            typer.echo(f"\rTranscribing… {_mmss(done)} of {_mmss(total)} ({pct:.0f}%)",
-                       err=True, nl=False)
+            typer.echo("\r" + progress_line(STAGE_NAMES[stage], done, total,
+                                             time.monotonic() - self.t0), err=True, nl=False)
 
     def close(self) -> None:
         if not self.quiet and self.tty and self.stage:
@@ -104,6 +120,7 @@ def note(
                          hint="Example: voicenotes note session.flac --out notes/session-1")
     from voicenotes import pipeline
 
+    session = pipeline.check_session(pipeline.NoteOptions(mode=mode, session_start=session_start))
     if seal:  # no key: say so before the long run, not after
         from voicenotes.store.keys import load_identity
 
@@ -123,7 +140,7 @@ def note(
     options = pipeline.NoteOptions(template=template or "crisis", mode=mode,
                                    session_start=session_start, transcribe=topts, model=model,
                                    speakers=speakers, counselor=counselor,
-                                   rules_paths=tuple(rules), progress=progress)
+                                   rules_paths=tuple(rules), progress=progress, session=session)
     try:
         result = pipeline.run_note(input_path, out, options)
     finally:
@@ -156,6 +173,8 @@ def _print_summary(result) -> None:
     if s.get("transcript_reused"):
         echo(f"Reused the transcript already in {result.out_dir} (same audio, model and settings); "
              "delete its transcript.json to transcribe again.")
+    if (s.get("speakers") or {}).get("line"):
+        echo(s["speakers"]["line"])
     echo(f"Found {s['items']} items ({s['risk_items']} about risk).")
     if s["not_assessed"]:
         echo("Not assessed in the recording: " + ", ".join(t.replace("_", " ") for t in s["not_assessed"]) + ".")

@@ -39,9 +39,10 @@ QuietOption = Annotated[bool, typer.Option(
 
 SpeakersOption = Annotated[str | None, typer.Option(
     "--speakers", metavar="auto|N|channels",
-    help="Label who speaks in a session recording: auto (by stereo channel if each person is on "
-    "their own channel, else by voice, guessing how many people speak), a number of speakers "
-    "(e.g. 2), or channels. Needs the speakers extra.")]
+    help="Who speaks: auto (the default: by stereo channel if each person is on their own "
+    "channel, else by voice, guessing how many people speak; one voice means a dictation, two "
+    "or more a session), a number of speakers (e.g. 2), or channels. Without the speaker models "
+    "(voicenotes models install) the default goes on unseparated and the draft says so.")]
 
 CounselorOption = Annotated[str | None, typer.Option(
     "--counselor", metavar="SPEAKER",
@@ -51,13 +52,14 @@ CounselorOption = Annotated[str | None, typer.Option(
 ModeOption = Annotated[str | None, typer.Option(
     "--mode", metavar="dictation|session",
     help="dictation (you, speaking about the client afterwards) or session (counselor and "
-    "client in the room). Default: what the recording or transcript says; for a text file, "
-    "session when its lines start with 'counselor:' or 'client:'; else dictation.")]
+    "client in the room). Default: what the recording or transcript says, else (for a "
+    "recording) what speaker separation found: one voice dictation, two or more session; for a "
+    "text file, session when its lines start with 'counselor:' or 'client:'; else dictation.")]
 
 SessionStartOption = Annotated[str | None, typer.Option(
-    "--session-start", metavar="ISO",
-    help="When the session started, e.g. 2026-03-09T14:00. Times such as 'tomorrow at ten' "
-    "are turned into dates from it. Default: the time saved with the recording or transcript "
+    "--session-start", metavar="WHEN",
+    help="When the session started: '2026-03-09 14:00', '2026-03-09T14:00+02:00' (the time zone "
+    "is kept) or 'today 14:00'. Times such as 'tomorrow at ten' are turned into dates from it. Default: the time saved with the recording or transcript "
     "(extract: else the input file's time).")]
 
 TemplateOption = Annotated[str | None, typer.Option(

@@ -182,6 +182,9 @@ def _then_note(folder: Path, audio: Path, model: str | None) -> None:
 
     _say(f"Drafting a note from {audio.name} …")
     result = pipeline.run_note(audio, folder, pipeline.NoteOptions(model=model))
+    line = (result.summary.get("speakers") or {}).get("line")
+    if line:
+        _say(line)
     for key in ("note.md", "review.html"):
         p = result.paths.get(key)
         if p:

@@ -235,15 +235,23 @@ class _Run:
 
         bar.start(label, 0.0)
         transcript = self.transcriber.transcribe(path, progress=bar.update)
-        if self.speakers is not None:
-            from voicenotes.speakers import assign_speakers
-
-            if not self.quiet:
-                bar.note(f"{path.name}: separating speakers…", err=True)
-            transcript = assign_speakers(transcript, path, self.speakers,
-                                         counselor=self.counselor)
+        transcript = self._speakers(path, transcript, bar)
         stem = _unique_stem(path.stem, self.used)
         return transcript, write_outputs(transcript, self.out, stem, self.fmts)
+
+    def _speakers(self, path: Path, transcript: Any, bar: _Progress) -> Any:
+        """Who speaks (by default ``auto``; unseparated, and said so, without the speaker
+        models), with the same progress bar as transcription and the decision in one line."""
+        from voicenotes.speakers.auto import NOT_SEPARATED, find_speakers
+
+        if not self.quiet and bar._progress is None:
+            bar.note(f"{path.name}: separating speakers…", err=True)
+        bar.start(f"{path.name}: speakers", transcript.audio.duration_s)
+        transcript, decision = find_speakers(transcript, path, self.speakers,
+                                             counselor=self.counselor, progress=bar.update)
+        if not self.quiet or decision.outcome == NOT_SEPARATED:
+            bar.note(f"{path.name}: {decision.line()}", err=True)
+        return transcript
 
     def _skip(self, path: Path, exc: VoicenotesError, line: str, bar: _Progress) -> None:
         self.failures.append((str(path), exc))

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from voicenotes.domain import topics_of
+from voicenotes.domain import attribution_banner, topics_of
 from voicenotes.note.templates import Template, labels
 from voicenotes.schema import RISK_TYPES, Item, ItemSet, Transcript
 
@@ -356,6 +356,16 @@ def conflicts(items: Iterable[Item], mode: str) -> list[dict[str, Any]]:
     return out
 
 
+DECIDING_WHY = {"low_word_probability": "the word {w!r} was heard unclearly",
+                "doubtful_segment": "the word {w!r} is in doubtful audio",
+                "answer_contradicts_itself": "the answer contradicts itself at {w!r}"}
+
+
+def _deciding_reason(found: dict[str, Any]) -> str:
+    word = str(found.get("word", "")).strip(" .,;:!?")
+    return DECIDING_WHY.get(str(found.get("why")), "check {w!r}").format(w=word)
+
+
 def verify_audio(transcript: Transcript | None, items: Iterable[Item]) -> list[dict[str, Any]]:
     """Doubtful stretches of audio, from the transcript's flags (or the items' when only items)."""
     out = []
@@ -369,10 +379,17 @@ def verify_audio(transcript: Transcript | None, items: Iterable[Item]) -> list[d
             if it.verify:
                 out.append({"segment": it.evidence.segment, "t_start": it.evidence.t_start,
                             "time": time_ref(it), "reasons": list(it.asr.get("verify_reasons", []))})
+    for it in items:
+        if transcript is not None and it.asr.get("listen_at") is not None:
+            t = float(it.asr["listen_at"])
+            out.append({"segment": it.evidence.segment, "t_start": t, "time": fmt_time(t),
+                        "reasons": [_deciding_reason(w) for w in it.asr.get("deciding_words", [])],
+                        "item": it.id})
     seen, uniq = set(), []
     for v in out:
-        if v["segment"] not in seen:
-            seen.add(v["segment"])
+        key = (v["segment"], v.get("item"))
+        if key not in seen:
+            seen.add(key)
             uniq.append(v)
     return uniq
 
@@ -427,6 +444,7 @@ def build_note(itemset: ItemSet, template: Template, *, transcript: Transcript |
         "notice": REVIEWED_NOTICE if reviewed else DRAFT_NOTICE,
         "mode": mode,
         "session_start": itemset.session_start or (transcript.session_start if transcript else None),
+        "attribution_banner": attribution_banner(itemset.provenance),
         "header": {
             "consent_record": consent,
             "consent_items": merge(header_items, mode, "items"),

@@ -2,7 +2,7 @@
 
 PHI is kept minimal: no names, no quotes. The summary says who follows up; the description
 points at the draft and the time in the recording, and says so when the time is ambiguous or
-no clock time was said. Times are floating local times (the session start has no time zone).
+no clock time was said. Times are floating local times, or UTC when the session start gave a zone.
 """
 
 from __future__ import annotations
@@ -43,6 +43,30 @@ def _start(session_start: str | None) -> datetime | None:
         return None
 
 
+def _before(when: date | datetime, start: datetime | None) -> bool:
+    """``when`` is before the session started. A start with a zone and a time without one (or
+    the reverse) are compared as the session's wall-clock times."""
+    if start is None:
+        return False
+    if not isinstance(when, datetime):
+        return when < start.date()
+    if (when.tzinfo is None) != (start.tzinfo is None):
+        if when.tzinfo is not None:
+            when = when.astimezone(start.tzinfo).replace(tzinfo=None) if start.tzinfo \
+                else when.replace(tzinfo=None)
+        else:
+            start = start.replace(tzinfo=None)
+    return when < start
+
+
+def _event_time(when: date | datetime) -> date | datetime:
+    """An aware time is written in UTC (unambiguous in every calendar); a time without a zone
+    stays a floating local time."""
+    if isinstance(when, datetime) and when.tzinfo is not None:
+        return when.astimezone(UTC)
+    return when
+
+
 def build_calendar(items: Iterable[Item], *, uid_salt: str, generated_at: datetime | None = None,
                    session_start: str | None = None):
     """An ``icalendar.Calendar`` with one VEVENT per follow-up, or None when there are none."""
@@ -64,12 +88,10 @@ def build_calendar(items: Iterable[Item], *, uid_salt: str, generated_at: dateti
         ev.add("uid", f"{item.id}-{uid_salt[:16]}@voicenotes.local")
         ev.add("dtstamp", stamp)
         ev.add("summary", f"Crisis follow-up ({who})" if who else "Crisis follow-up")
-        start = _start(session_start)
-        before = start is not None and (when < start if isinstance(when, datetime)
-                                        else when < start.date())
+        before = _before(when, _start(session_start))
         ev.add("description", _description(item, when, before))
         if isinstance(when, datetime):
-            ev.add("dtstart", when)
+            ev.add("dtstart", _event_time(when))
             ev.add("duration", timedelta(minutes=EVENT_MINUTES))
         else:
             ev.add("dtstart", when)  # all-day: VALUE=DATE

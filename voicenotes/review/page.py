@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from voicenotes.domain import attribution_banner
 from voicenotes.errors import InputError
 from voicenotes.note.build import fmt_time, label_and_qualifiers, render_entry, time_ref
 from voicenotes.schema import RISK_TYPES, Item, ItemSet, Transcript
@@ -100,7 +101,7 @@ def page_data(itemset: ItemSet, transcript: Transcript | None, *, audio_name: st
     return {
         "title": title, "generated_at": generated_at, "items_sha256": items_sha256,
         "audio": audio_name, "mode": mode, "items": items, "segments": segments,
-        "itemset": itemset.to_dict(),
+        "itemset": itemset.to_dict(), "attribution_banner": attribution_banner(itemset.provenance),
         "audio_sha256": transcript.audio.sha256 if transcript is not None else None,
     }
 
@@ -116,7 +117,8 @@ def render_review_html(data: dict[str, Any]) -> str:
 
     audio = quote(data["audio"]) if data["audio"] else None  # "#", "?" or spaces in a file name
     return _env().get_template("review.html.j2").render(
-        title=data["title"], audio=audio, data_json=_safe_json(data))
+        title=data["title"], audio=audio, data_json=_safe_json(data),
+        attribution_banner=data.get("attribution_banner"))
 
 
 # --------------------------------------------------------------------------- applying a review

@@ -39,7 +39,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timezone
 from pathlib import Path
@@ -590,9 +590,14 @@ def _channel_centroids(d: _Decoded, path: Path) -> np.ndarray | None:
     return np.stack(out)
 
 
+def _no_progress(done_s: float, total_s: float) -> None:
+    return None
+
+
 def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | int = "auto", *,
                     counselor: str | None = None, enrollment: Any = None,
-                    options: SpeakerOptions | None = None, turns: bool = True) -> Transcript:
+                    options: SpeakerOptions | None = None, turns: bool = True,
+                    progress: Callable[[float, float], None] | None = None) -> Transcript:
     """Fill ``Word.speaker``, ``Segment.speaker``/``role`` and ``Transcript.speakers``.
 
     ``spec``: ``auto`` | ``channels`` | N. ``counselor``: a label (``S2``) to force as the
@@ -602,6 +607,7 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
     into one segment per turn (:func:`merge_turns`; extraction reasons per turn); ids are
     renumbered. Raises UsageError for a bad spec, DependencyError (exit 9) when
     the ``speakers`` extra is missing, InputError when the transcript belongs to other audio.
+    ``progress(done_s, total_s)``: seconds of audio separated so far, like transcription's.
     """
     import numpy as np
 
@@ -615,6 +621,9 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
     units = _units(transcript)
     mono_channel = 0 if transcript.audio.channels_cancel else None
     expected = transcript.audio.duration_s or None
+    total_s = float(expected or 0.0)
+    report = progress or _no_progress
+    report(0.0, total_s)
     d = decode(audio_path, keep_mono=kind != "channels", mono_channel=mono_channel, opts=opts,
                expected_s=expected)
     meta: dict[str, Any] = {"spec": str(spec), "channels": d.channels}
@@ -639,7 +648,7 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
             d = decode(audio_path, keep_mono=True, mono_channel=mono_channel, opts=opts,
                        expected_s=expected)
         mono, d.mono = d.mono, None
-        di = diarize(mono, n, opts)
+        di = diarize(mono, n, opts, progress=lambda share: report(share * total_s, total_s))
         del mono
         labels_all = di.labels
         centroids = di.centroids
@@ -693,6 +702,7 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
         flags += ("roles_uncertain",)  # a whole-file warning the note shows under "verify"
     out = replace(transcript, segments=segments, speakers=meta, flags=flags,
                   mode=transcript.mode or "session")
+    report(total_s, total_s)
     return merge_turns(out) if turns else out
 
 

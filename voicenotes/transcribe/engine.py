@@ -119,7 +119,13 @@ class Transcriber:
             info = vaudio.probe(path)
         pipeline = self.load()
         total = float(info.duration_s or 0.0)
-        stream = vaudio.iter_audio(path, sample_rate=SAMPLE_RATE)
+        stream: Any
+        if info.channels_cancel:  # the mono mix is near silence: hear one channel instead
+            from voicenotes.audio.onechannel import one_channel
+
+            stream = one_channel(path, 0, sample_rate=SAMPLE_RATE)
+        else:
+            stream = vaudio.iter_audio(path, sample_rate=SAMPLE_RATE)
         if progress is not None:
             progress(0.0, total)
         self.window_starts = []

@@ -44,8 +44,8 @@ def describe_flags(transcript: Transcript) -> list[str]:
         else:
             lines.append("partial: the file seems truncated or damaged")
     if "channels_cancel" in transcript.flags:
-        lines.append("channels cancel: the left and right channels cancel each other when mixed; "
-                     "check the recording setup")
+        lines.append("channels cancel: the left and right channels cancel each other when mixed, "
+                     "so the first channel alone was transcribed; check the recording setup")
     if "no_speech" in transcript.flags:
         lines.append("no speech: nothing that reliably sounds like speech was found")
     n = sum(1 for s in transcript.segments if s.verify)
