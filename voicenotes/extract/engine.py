@@ -21,11 +21,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicenotes.extract import normalize as nz
 from voicenotes.domain import RISK_TYPES
+from voicenotes.extract import normalize as nz
 from voicenotes.extract.nlp import SPAN_GROUP, STATE
 
-I = re.IGNORECASE
+ICASE = re.IGNORECASE
 
 KIN = (r"mother|mom|mum|father|dad|brother|sister|uncle|aunt|cousin|grandmother|grandma|grandfather|"
        r"grandpa|son|daughter|husband|wife|partner|boyfriend|girlfriend|fiance|fiancee|stepdad|"
@@ -61,80 +61,80 @@ PROTECTIVE_WORDS = [
 ]
 
 SAFETY_NET_COVER = ("RISK", "RISK_FACTOR", "REFERRAL")
-WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", I)
-FUT_INTENT = re.compile(r"\b(gonna|going to|will|'ll|plan(s|ning)? to|about to|intend(s)? to|ready to)\b", I)
-NEAR_CUE = re.compile(r"\b(denies|denied|deny|denying|no|any|without|has|have|had|made|making|with|endorses|endorsed|admits)\s+(a\s+|any\s+|an\s+)?(specific\s+|clear\s+|definite\s+|suicide\s+|suicidal\s+)?$", I)
-ROI_REQ = re.compile(r"\b(send|share|release|give|talk to|speak to|speak with|contact|call|update|reach out to|fax|email)\b[^?]*\b(your|the|a) (psychiatrist|doctor|therapist|counselor|case manager|school|family|mom|mother|dad|father|parents?|wife|husband|partner|pcp|provider|prescriber|nurse|psychologist|social worker)\b", I)
+WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b", ICASE)
+FUT_INTENT = re.compile(r"\b(gonna|going to|will|'ll|plan(s|ning)? to|about to|intend(s)? to|ready to)\b", ICASE)
+NEAR_CUE = re.compile(r"\b(denies|denied|deny|denying|no|any|without|has|have|had|made|making|with|endorses|endorsed|admits)\s+(a\s+|any\s+|an\s+)?(specific\s+|clear\s+|definite\s+|suicide\s+|suicidal\s+)?$", ICASE)
+ROI_REQ = re.compile(r"\b(send|share|release|give|talk to|speak to|speak with|contact|call|update|reach out to|fax|email)\b[^?]*\b(your|the|a) (psychiatrist|doctor|therapist|counselor|case manager|school|family|mom|mother|dad|father|parents?|wife|husband|partner|pcp|provider|prescriber|nurse|psychologist|social worker)\b", ICASE)
 
 NEG_ANSWER = re.compile(
     r"^(no\b|nope\b|nah\b|never\b|not (at all|really|that i know of|today|tonight|now|right now|anymore|lately|recently)\b|"
     r"i (haven't|have not|don't|do not|didn't|did not|wouldn't|won't)\b|(he|she|they) (hasn't|has not|doesn't|didn't|haven't)\b|"
-    r"not\b|mm-?mm\b|uh-?uh\b|none\b)", I)
+    r"not\b|mm-?mm\b|uh-?uh\b|none\b)", ICASE)
 HEDGE_ANSWER = re.compile(
     r"^(not really|i (don't|dont|do not) know|kind of|kinda|sort of|maybe|i guess|i'm not sure|not sure|"
-    r"not that i know of|probably|possibly|i (don't|dont) think so|sometimes|a little)\b", I)
-NEG_HEDGES = re.compile(r"^(not really|not that i know of|i (don't|dont) think so|probably not|not sure)\b", I)
+    r"not that i know of|probably|possibly|i (don't|dont) think so|sometimes|a little)\b", ICASE)
+NEG_HEDGES = re.compile(r"^(not really|not that i know of|i (don't|dont) think so|probably not|not sure)\b", ICASE)
 AFF_ANSWER = re.compile(
     r"^(yeah|yes|yep|yup|yea|ya|uh-?huh|mm+-?hm+|i have|i do|i did|i am|i'm|i was|i've|i had|he has|she has|he did|she did|"
     r"all the time|every (day|night)|pretty much|definitely|absolutely|a lot|sure|okay|ok|alright|all right|"
-    r"that's fine|that's okay|fine|go ahead|of course|i can|i will|i'll|i could|that works|sounds good|\w+ works)\b", I)
-ANSWER_PREFIX = re.compile(r"^\s*((me|who, me|honestly|well|um+|uh+|so|i mean|okay so)[?,.!]*\s+)+", I)
+    r"that's fine|that's okay|fine|go ahead|of course|i can|i will|i'll|i could|that works|sounds good|\w+ works)\b", ICASE)
+ANSWER_PREFIX = re.compile(r"^\s*((me|who, me|honestly|well|um+|uh+|so|i mean|okay so)[?,.!]*\s+)+", ICASE)
 
 SCREEN_Q = re.compile(
     r"^(?:(?:and|so|okay|now|also|but|then|right|in the past \w+|tonight|today),?\s+|(?:\w+\s+){0,4}\w+,\s+)*"
-    r"(is|are|was|were|do|does|did|have|has|had|any|how (much|often|many|long)|where|will)\b", I)
-SCREEN_Q_ANY = re.compile(r"\b(have|has|had|do|does|did|are|is|were|was)\s+(you|he|she|they|anyone|anybody|someone|there|your|the|it|those|that)\b", I)
+    r"(is|are|was|were|do|does|did|have|has|had|any|how (much|often|many|long)|where|will)\b", ICASE)
+SCREEN_Q_ANY = re.compile(r"\b(have|has|had|do|does|did|are|is|were|was)\s+(you|he|she|they|anyone|anybody|someone|there|your|the|it|those|that)\b", ICASE)
 PROPOSAL = re.compile(r"\b(would|could|can|will) you (be willing|be open|please|call|ask|let|have|give|keep|lock|put|try|go|consider|agree|think about)\b|"
-                      r"\b(could|can|may) i\b|\bwould it be\b|\bis it (okay|alright|all right)\b|\bhow about\b|\bwhat if we\b", I)
-WH_Q = re.compile(r"^(?:(?:and|so|okay|now),?\s+)*(what|who|why|when|which|whose|how (are|is|do|did|would|could))\b", I)
-THIRD_SUBJ = re.compile(r"^(?:(?:and|so|okay|now),?\s+)*(has|does|did|is|was|will|would|can|could|have)\s+(he|she|they|your (son|daughter|brother|sister|husband|wife|partner|friend|mom|dad|mother|father))\b", I)
+                      r"\b(could|can|may) i\b|\bwould it be\b|\bis it (okay|alright|all right)\b|\bhow about\b|\bwhat if we\b", ICASE)
+WH_Q = re.compile(r"^(?:(?:and|so|okay|now),?\s+)*(what|who|why|when|which|whose|how (are|is|do|did|would|could))\b", ICASE)
+THIRD_SUBJ = re.compile(r"^(?:(?:and|so|okay|now),?\s+)*(has|does|did|is|was|will|would|can|could|have)\s+(he|she|they|your (son|daughter|brother|sister|husband|wife|partner|friend|mom|dad|mother|father))\b", ICASE)
 
 CONTACT = re.compile(
     r"\b(give (?:you|him|her|them|me) a (?:call|ring)|call (?:me|you|him|her) back|check(?:ing)? in|check-in|follow(?:ing)?[- ]up(?: call)?|"
-    r"call(?:s|ing)?|text(?:s|ing)?|see (?:you|him|her)|meet(?:ing)?|come (?:back )?in|go(?:ing)? (?:to|there|in)|attend(?:s|ing)?|visit)\b", I)
+    r"call(?:s|ing)?|text(?:s|ing)?|see (?:you|him|her)|meet(?:ing)?|come (?:back )?in|go(?:ing)? (?:to|there|in)|attend(?:s|ing)?|visit)\b", ICASE)
 COMMIT = re.compile(r"\b(will|'ll|going to|gonna|agreed to|agrees to|agree to|scheduled|plans? to|planned to|could you|would you be (willing|open)|"
-                    r"can you|could i|can i|i'd like (you )?to|i would like (you )?to|let's|promised? to|is to|needs to|want you to)\b", I)
+                    r"can you|could i|can i|i'd like (you )?to|i would like (you )?to|let's|promised? to|is to|needs to|want you to)\b", ICASE)
 DAYX = (r"today|tonight|this (?:morning|afternoon|evening|week|weekend)|tomorrow(?: (?:morning|afternoon|evening|night))?|"
         r"(?:next |this |on )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)(?: (?:morning|afternoon|evening|night))?|"
         r"next week|later today|in (?:a|one|two|three|four|five|\d+|a couple of|a few) (?:days?|weeks?)|as soon as (?:we hang up|we're done|we are done|possible|we get off(?: the phone)?)")
 CLOCK_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|1[0-2][0-5]\d|[1-9][0-5]\d|\d{1,2}(?:[:.]\d\d)?)"
 TIMEX = re.compile(
     rf"\b(?P<day>{DAYX})\b|\b(?P<time>(?:at|by|around|before|after|about) (?:noon|midnight|{CLOCK_WORD}(?: (?:oh )?(?:fifteen|thirty|forty[- ]five|o'clock|\d\d))?"
-    rf"(?: ?[ap]\.? ?m\.?| in the (?:morning|afternoon|evening)| at night)?)|(?:{CLOCK_WORD}) (?:thirty|fifteen|forty[- ]five|o'clock)(?: ?[ap]\.? ?m\.?| in the (?:morning|afternoon|evening))?)", I)
-CLAUSE_BOUND = re.compile(r",\s*(and\s+)?|\band if\b|\bif\b|\bwhen\b|;|\bso that\b|\bso we\b|\band then\b|\band\b", I)
+    rf"(?: ?[ap]\.? ?m\.?| in the (?:morning|afternoon|evening)| at night)?)|(?:{CLOCK_WORD}) (?:thirty|fifteen|forty[- ]five|o'clock)(?: ?[ap]\.? ?m\.?| in the (?:morning|afternoon|evening))?)", ICASE)
+CLAUSE_BOUND = re.compile(r",\s*(and\s+)?|\band if\b|\bif\b|\bwhen\b|;|\bso that\b|\bso we\b|\band then\b|\band\b", ICASE)
 
-DISTRACTION = re.compile(r"\b(sit|sitting|hang out|grab|coffee|breakfast|lunch|dinner|watch|play|game|movie|kitchen|walk with|go over)\b", I)
+DISTRACTION = re.compile(r"\b(sit|sitting|hang out|grab|coffee|breakfast|lunch|dinner|watch|play|game|movie|kitchen|walk with|go over)\b", ICASE)
 SUPPORT_VERB = re.compile(
-    r"\b(call|calling|text|texting|talk to|talking to|reach out to|reaching out to|stay with|staying with|hang out with|go over to|visit|visiting|tell|go sit(?: in the \w+)? with|sit(?: in the \w+)? with|call or text|lean on)\s+", I)
+    r"\b(call|calling|text|texting|talk to|talking to|reach out to|reaching out to|stay with|staying with|hang out with|go over to|visit|visiting|tell|go sit(?: in the \w+)? with|sit(?: in the \w+)? with|call or text|lean on)\s+", ICASE)
 SUPPORT_WHO = re.compile(
-    rf"^((?:my|her|his|your|their) (?:\w+ )?(?:{PERSON_NOUN})\b(?: (?!(?:tonight|today|tomorrow|and|or|if|to|about|when|at|for|now|again|back|every|later|this|right|most|each|some|all|sometimes|too|a|an|the|on|in|with|so|but|because|then|after|before|who|that|instead|first|more|less|once|twice|daily|weekly|yet|first)\b)[a-z]+\b)?)", I)
+    rf"^((?:my|her|his|your|their) (?:\w+ )?(?:{PERSON_NOUN})\b(?: (?!(?:tonight|today|tomorrow|and|or|if|to|about|when|at|for|now|again|back|every|later|this|right|most|each|some|all|sometimes|too|a|an|the|on|in|with|so|but|because|then|after|before|who|that|instead|first|more|less|once|twice|daily|weekly|yet|first)\b)[a-z]+\b)?)", ICASE)
 NAME_LIST = re.compile(r"^([A-Z][a-z]+(?:,? (?:and |or )?[A-Z][a-z]+)*)")
 NOT_NAMES = {"I", "Okay", "Yeah", "Yes", "No", "Thanks", "Thank", "Monday", "Tuesday", "Wednesday", "Thursday",
              "Friday", "Saturday", "Sunday", "Main", "Street", "Saint", "March", "April", "May", "June", "July",
              "The", "If", "And", "But", "So", "Then", "When", "Me", "You", "Him", "Her", "Them", "It"}
 
-RATING_CTX = re.compile(r"\b(scale|out of (ten|10|a hundred|100)|rate|rating|rated|distress|how (upset|distressed|bad|anxious|overwhelmed))\b", I)
-SCALE_RE = re.compile(r"\b(zero|one|0|1) to (ten|10|a hundred|one hundred|100)\b|\b(zero|one|0|1) (is|being|means) [^.?!]{0,40}?\b(ten|10|a hundred|100) (is|being|means)\b", I)
+RATING_CTX = re.compile(r"\b(scale|out of (ten|10|a hundred|100)|rate|rating|rated|distress|how (upset|distressed|bad|anxious|overwhelmed))\b", ICASE)
+SCALE_RE = re.compile(r"\b(zero|one|0|1) to (ten|10|a hundred|one hundred|100)\b|\b(zero|one|0|1) (is|being|means) [^.?!]{0,40}?\b(ten|10|a hundred|100) (is|being|means)\b", ICASE)
 NUM_RE = re.compile(
     rf"\b(?P<pre>(?:a|an|like a|like an|about a|about an|maybe a|maybe an|around a|around an|maybe|like|about|at a|at an|to a|to an|at|was)\s+)?"
-    rf"(?P<num>{nz.NUMBER_WORD_RE})(?P<half>\s+and a half)?(?P<outof>\s+out of\s+(?:ten|10|a hundred|100))?\b", I)
+    rf"(?P<num>{nz.NUMBER_WORD_RE})(?P<half>\s+and a half)?(?P<outof>\s+out of\s+(?:ten|10|a hundred|100))?\b", ICASE)
 UNIT_AFTER = re.compile(r"^\s*(years?|days?|weeks?|months?|hours?|minutes?|times?|beers?|drinks?|pills|sessions?|o'clock|"
-                        r"thirty|kids|of|year-old|\w+ old|people|dollars|miles|percent|am|pm|a\.m|p\.m)\b", I)
+                        r"thirty|kids|of|year-old|\w+ old|people|dollars|miles|percent|am|pm|a\.m|p\.m)\b", ICASE)
 
-RECORD_REQ = re.compile(r"\brecord(ed|ing)?\b", I)
-SUPPORT_Q = re.compile(r"\b(who|anyone|anybody|someone|somebody)\b.*\b(call|reach out|talk to|turn to|with you|lean on|help|be with|stay with|go to)\b", I)
+RECORD_REQ = re.compile(r"\brecord(ed|ing)?\b", ICASE)
+SUPPORT_Q = re.compile(r"\b(who|anyone|anybody|someone|somebody)\b.*\b(call|reach out|talk to|turn to|with you|lean on|help|be with|stay with|go to)\b", ICASE)
 REASONS_Q = re.compile(r"\b(matters? to you|reasons? (for|to) liv|keeps? you (going|alive|here)|worth living|important to you|"
-                       r"stopping you|stops you|holding you back|reason to (live|keep going))\b", I)
-RATING_Q = re.compile(r"\b(scale|rate|out of (ten|10)|how (upset|distressed|bad|anxious))\b", I)
+                       r"stopping you|stops you|holding you back|reason to (live|keep going))\b", ICASE)
+RATING_Q = re.compile(r"\b(scale|rate|out of (ten|10)|how (upset|distressed|bad|anxious))\b", ICASE)
 METHOD_Q = re.compile(r"\b(how|a way|any way|what way|a method|what method|which way) (you|he|she) (would|might|could|'d) (do it|kill|end|hurt)|"
-                      r"\bthought about how\b|\bhow would you\b|\bwhat method\b|\b(a|any) (way|method|plan) to (kill|end|hurt)\b", I)
-HARDEST_Q = re.compile(r"\b(hardest part|worst part|last straw)\b", I)
-WARNING_LIST = re.compile(r"\bwarning signs?\b(?:[^:.;]*?)(?::|\b(?:are|include|includes|identified(?: are| were| include)?|were)\b)\s*(?P<list>[^.;?!]+)", I)
-ANAPHORA = re.compile(r"\b(they|those thoughts|the thoughts|these thoughts|the urges|those urges)\s+(were|was|used to be|started|came back|got|have been|had been)\b[^.,;!?]*", I)
-PAST_VERB = re.compile(r"\b(sat|took|went|put|held|got|was|were|did|had|gave|felt|thought|tried|found|\w+ed)\b", I)
-DEFINITE = re.compile(r"\b(the|those|that|these|it|your)\s+(?:\w+\s+)?$", I)
-ASSERT_POSSESS = re.compile(r"\b(have|has|had|keeps?|kept|owns?|'ve got|got|is in|are in|is kept|are kept|there's|there is|there are|is on|are on|'s in|is under|are under|is loaded|access)\b", I)
-CLIENT_REF_ACTION = re.compile(r"\b(call|called|calling|text|texted|go|went|going|attend|attended|tried|try|reach|reached|use|used|contact|contacted|see|saw|seeing|started|start|booked|appointment)\b", I)
+                      r"\bthought about how\b|\bhow would you\b|\bwhat method\b|\b(a|any) (way|method|plan) to (kill|end|hurt)\b", ICASE)
+HARDEST_Q = re.compile(r"\b(hardest part|worst part|last straw)\b", ICASE)
+WARNING_LIST = re.compile(r"\bwarning signs?\b(?:[^:.;]*?)(?::|\b(?:are|include|includes|identified(?: are| were| include)?|were)\b)\s*(?P<list>[^.;?!]+)", ICASE)
+ANAPHORA = re.compile(r"\b(they|those thoughts|the thoughts|these thoughts|the urges|those urges)\s+(were|was|used to be|started|came back|got|have been|had been)\b[^.,;!?]*", ICASE)
+PAST_VERB = re.compile(r"\b(sat|took|went|put|held|got|was|were|did|had|gave|felt|thought|tried|found|\w+ed)\b", ICASE)
+DEFINITE = re.compile(r"\b(the|those|that|these|it|your)\s+(?:\w+\s+)?$", ICASE)
+ASSERT_POSSESS = re.compile(r"\b(have|has|had|keeps?|kept|owns?|'ve got|got|is in|are in|is kept|are kept|there's|there is|there are|is on|are on|'s in|is under|are under|is loaded|access)\b", ICASE)
+CLIENT_REF_ACTION = re.compile(r"\b(call|called|calling|text|texted|go|went|going|attend|attended|tried|try|reach|reached|use|used|contact|contacted|see|saw|seeing|started|start|booked|appointment)\b", ICASE)
 
 
 @dataclass
@@ -207,7 +207,7 @@ def _sent_of(turn: Turn, pos: int) -> tuple[int, int]:
 
 def _find_word(patterns, text: str) -> str | None:
     for name, pat in patterns:
-        if re.search(r"\b(" + pat + r")\b", text, I):
+        if re.search(r"\b(" + pat + r")\b", text, ICASE):
             return name
     return None
 
@@ -215,7 +215,7 @@ def _find_word(patterns, text: str) -> str | None:
 def _nearest_word(patterns, text: str, pos: int) -> str | None:
     best = None
     for name, pat in patterns:
-        for m in re.finditer(r"\b(" + pat + r")\b", text, I):
+        for m in re.finditer(r"\b(" + pat + r")\b", text, ICASE):
             d = abs(m.start() - pos)
             if best is None or d < best[0]:
                 best = (d, name)
@@ -231,7 +231,7 @@ class Extractor:
         self.sn_ignore = [s for s in rules.safety if s.kind == "ignore"]
         self.sn_fuzzy = tuple(w for s in rules.safety if s.kind == "fuzzy" for w in s.words)
         self._rx: dict = {}
-        self.ctx_time = [(re.compile(c.pattern, I), c.category) for c in rules.context
+        self.ctx_time = [(re.compile(c.pattern, ICASE), c.category) for c in rules.context
                          if isinstance(c.pattern, str) and c.category in ("HISTORICAL", "TIME", "CURRENT", "RECENT", "FUTURE")]
 
     # ------------------------------------------------------------------ entry
@@ -279,7 +279,7 @@ class Extractor:
                 turns.append(Turn(i, role, speaker, orig, text, offmap))
                 texts.append(text)
         STATE.mode = mode
-        for turn, doc in zip(turns, self.nlp.pipe(texts, batch_size=64)):
+        for turn, doc in zip(turns, self.nlp.pipe(texts, batch_size=64), strict=True):
             turn.doc = doc
             turn.sents = [(s.start_char, s.end_char) for s in doc.sents] or [(0, len(turn.text))]
         for turn in turns:
@@ -361,7 +361,7 @@ class Extractor:
             if isinstance(cand.pattern, str):
                 rx = self._rx.get(cand.id)
                 if rx is None:
-                    rx = self._rx[cand.id] = re.compile(cand.pattern, I)
+                    rx = self._rx[cand.id] = re.compile(cand.pattern, ICASE)
                 for mm in rx.finditer(doc.text, max(0, sp.start_char - 1)):
                     if mm.start() > sp.start_char + 1:
                         break
@@ -398,10 +398,10 @@ class Extractor:
             s, e = mod.modifier_span
             cue = doc[s:e].text
             dist = min(abs(s - sp.end), abs(sp.start - e))
-            if cat in ("NEGATED", "NEGATED_POSSIBLE", "NEGATED_HISTORICAL", "NEGATED_IMPLIES_PAST"):
-                if "polarity" not in m.fixed:
-                    m.polarity = "negated"
-                    m.cue("polarity", cue)
+            if cat in ("NEGATED", "NEGATED_POSSIBLE", "NEGATED_HISTORICAL", "NEGATED_IMPLIES_PAST") \
+                    and "polarity" not in m.fixed:
+                m.polarity = "negated"
+                m.cue("polarity", cue)
             if cat in ("POSSIBLE", "NEGATED_POSSIBLE") and "certainty" not in m.fixed:
                 m.certainty = "possible"
                 m.cue("certainty", cue)
@@ -415,12 +415,12 @@ class Extractor:
                 temps.append((dist, "future", cue))
             elif cat == "TIME":
                 b = nz.bucket(cue, base)
-                if b == "recent" and WEEKDAY.search(cue) and not re.search(r"\b(last|past|ago)\b", cue, I):
+                if b == "recent" and WEEKDAY.search(cue) and not re.search(r"\b(last|past|ago)\b", cue, ICASE):
                     try:
                         stext = sp.sent.text
                     except Exception:  # no sentence boundaries on this span
                         stext = sp.text
-                    if FUT_INTENT.search(stext) and not re.search(r"\b(was|were|had|did)\b", stext, I):
+                    if FUT_INTENT.search(stext) and not re.search(r"\b(was|were|had|did)\b", stext, ICASE):
                         b = "future"  # "i'm gonna jump off the bridge on saturday"
                 if b:
                     temps.append((dist, b, cue))
@@ -442,7 +442,7 @@ class Extractor:
             if cat == "DECLINED":
                 m.value["_declined"] = True
                 m.cue("status", cue)
-        if re.search(r"\b(history of|hx of|h/o)\b", sp.text, I):
+        if re.search(r"\b(history of|hx of|h/o)\b", sp.text, ICASE):
             temps.append((0, "past", "history of"))
         if temps:
             temps.sort(key=lambda x: (x[0], {"past": 0, "recent": 1, "future": 2, "current": 3}[x[1]]))
@@ -450,7 +450,7 @@ class Extractor:
             m.cue("temporality", temps[0][2])
         # reflexive third person in a session: someone else's behaviour
         if mode == "session" and "experiencer" not in m.fixed and m.type in ("RISK",) and \
-                re.search(r"\b(himself|herself|themselves)\b", sp.text, I) and m.experiencer == "client":
+                re.search(r"\b(himself|herself|themselves)\b", sp.text, ICASE) and m.experiencer == "client":
             m.experiencer = "other"
             m.detail = "he/she"
             m.exp_cue_kind = "OTHER_PRONOUN"
@@ -482,11 +482,11 @@ class Extractor:
                     if not meth and m.subtype in ("attempt", "ideation_active", "preparatory", "self_harm", "plan", None):
                         ws, we = max(ss, m.start - 30), min(se, m.end + 30)
                         for name, pat in METHOD_WORDS:
-                            hit = re.search(r"\b(" + pat + r")\b", text[ws:we], I)
+                            hit = re.search(r"\b(" + pat + r")\b", text[ws:we], ICASE)
                             if hit:
                                 hs, he = ws + hit.start(), ws + hit.end()
                                 between = text[min(he, m.end):max(hs, m.start)] if hs >= m.end else text[he:m.start]
-                                if re.search(r"[.;,]|\b(but|and|reports|denies)\b", between, I):
+                                if re.search(r"[.;,]|\b(but|and|reports|denies)\b", between, ICASE):
                                     continue
                                 meth = name
                                 m.start, m.end = min(m.start, hs), max(m.end, he)
@@ -501,11 +501,11 @@ class Extractor:
                         m.value["means"] = mm
                 if m.type == "MEANS_SAFETY" and not m.value.get("action"):
                     pre = text[max(ss, m.start - 40):m.start]
-                    if re.search(r"\b(hold|keep|store|take|pick up|come get|come pick up)\b", span, I) and (
+                    if re.search(r"\b(hold|keep|store|take|pick up|come get|come pick up)\b", span, ICASE) and (
                             re.search(rf"\b(she|he|they|someone|somebody|{PERSON_NOUN})\b|\b[A-Z][a-z]+\b", pre)
-                            or re.search(r"\b(at|in|to) (his|her|their|my|your) (\w+'?s? )?(house|place|home|apartment|car|truck|safe|office|locker|storage unit)\b", span, I)):
+                            or re.search(r"\b(at|in|to) (his|her|their|my|your) (\w+'?s? )?(house|place|home|apartment|car|truck|safe|office|locker|storage unit)\b", span, ICASE)):
                         m.value["action"] = "hand_over"
-                    elif re.search(r"\block", span, I) or (re.search(r"\b(hold|keep|store)\b", span, I) and re.search(r"\block", sent, I)):
+                    elif re.search(r"\block", span, ICASE) or (re.search(r"\b(hold|keep|store)\b", span, ICASE) and re.search(r"\block", sent, ICASE)):
                         m.value["action"] = "lock"
             elif m.type == "COPING":
                 self._coping_values(turn, m, sent, ss)
@@ -525,17 +525,16 @@ class Extractor:
                                 m.value["date"] = d.isoformat()
                                 break
                     if not m.value.get("date"):
-                        am = re.search(r"\b(\w+|a) (days?|weeks?|nights?) ago\b|\byesterday\b|\blast night\b", sent, I)
+                        am = re.search(r"\b(\w+|a) (days?|weeks?|nights?) ago\b|\byesterday\b|\blast night\b", sent, ICASE)
                         if am:
                             d, _ = nz.resolve_day(am.group(0), base, prefer="past")
                             if d:
                                 m.value["date"] = d.isoformat()
             elif m.type == "REFERRAL":
                 self._referral_values(turn, m, sent, mode)
-            elif m.type == "CONSENT":
-                if m.value.pop("_declined", None) or m.polarity == "negated":
-                    m.value["granted"] = False
-                    m.polarity = "affirmed"
+            elif m.type == "CONSENT" and (m.value.pop("_declined", None) or m.polarity == "negated"):
+                m.value["granted"] = False
+                m.polarity = "affirmed"
             if m.type in ("MEANS_SAFETY", "FOLLOW_UP") and m.value.pop("_declined", None):
                 m.polarity = "negated"
             m.value.pop("_declined", None)
@@ -549,21 +548,21 @@ class Extractor:
         post = text[m.end:min(len(text), m.end + 60)]
         post_clause = re.split(r"[.;?!,]|\bbut\b", post)[0]
         whole = pre + text[m.start:m.end] + post_clause
-        if re.search(r"\b(will|'ll|going to|gonna|could|plan(s|ned)? to|agreed to|would|try to|can try|should|is going to)\b", pre, I):
+        if re.search(r"\b(will|'ll|going to|gonna|could|plan(s|ned)? to|agreed to|would|try to|can try|should|is going to)\b", pre, ICASE):
             m.value.setdefault("status", "planned")
         else:
             m.value.setdefault("status", "tried")
         rest = text[m.end:_sent_of(turn, m.start)[1]]
         if re.search(r"\b(worse|didn't (do anything|help|work)|did not (help|work)|doesn't (help|work)|does not (help|work)|"
-                     r"no use|useless|nothing helps)\b", whole, I) or re.search(
-                r"\bbut (it|that|they|this) (didn't|did not|doesn't|does not|never) (do anything|help|work)", rest, I):
+                     r"no use|useless|nothing helps)\b", whole, ICASE) or re.search(
+                r"\bbut (it|that|they|this) (didn't|did not|doesn't|does not|never) (do anything|help|work)", rest, ICASE):
             m.value.setdefault("efficacy", "unhelpful")
-        elif re.search(r"\b(helps|helped|works|worked|better|calms)\b", whole, I):
+        elif re.search(r"\b(helps|helped|works|worked|better|calms)\b", whole, ICASE):
             m.value.setdefault("efficacy", "helpful")
         else:
             m.value.setdefault("efficacy", "unknown")
         m.value.setdefault("maladaptive", bool(re.search(r"\b(drink\w*|alcohol|beer|using|drugs|high|cutting|smok\w*)\b",
-                                                         text[m.start:m.end], I)))
+                                                         text[m.start:m.end], ICASE)))
 
     def _referral_values(self, turn, m, sent, mode):
         if m.value.pop("_declined", None) or m.polarity == "negated":
@@ -571,24 +570,24 @@ class Extractor:
             m.polarity = "affirmed"
             return
         ss, se = _sent_of(turn, m.start)
-        left = re.split(r"\band\b|[,;]|\bbut\b", turn.text[ss:m.start], flags=I)[-1]
-        right = re.split(r"\band\b|[,;]|\bbut\b", turn.text[m.end:se], flags=I)[0]
+        left = re.split(r"\band\b|[,;]|\bbut\b", turn.text[ss:m.start], flags=ICASE)[-1]
+        right = re.split(r"\band\b|[,;]|\bbut\b", turn.text[m.end:se], flags=ICASE)[0]
         fsent = turn.text[ss:se]
         sent = left + turn.text[m.start:m.end] + right if mode == "dictation" else sent
-        if re.search(r"\b(hung up|no answer|didn't answer|did not answer|couldn't get through|could not get through|no one (answered|picked up)|nobody (answered|picked up)|didn't pick up|did not pick up)\b", fsent, I) \
-                and re.search(r"\b(called|tried|texted|reached out to)\b", left + turn.text[m.start:m.end], I):
+        if re.search(r"\b(hung up|no answer|didn't answer|did not answer|couldn't get through|could not get through|no one (answered|picked up)|nobody (answered|picked up)|didn't pick up|did not pick up)\b", fsent, ICASE) \
+                and re.search(r"\b(called|tried|texted|reached out to)\b", left + turn.text[m.start:m.end], ICASE):
             m.value["status"] = "attempted"
             return
         if turn.role == "client":
-            if re.search(r"\b(hold|hung up|no answer|didn't answer|did not answer|couldn't get through|could not get through|busy|no one (answered|picked up)|nobody (answered|picked up))\b", sent, I) \
-                    and re.search(r"\b(called|tried|texted|went)\b", sent, I):
+            if re.search(r"\b(hold|hung up|no answer|didn't answer|did not answer|couldn't get through|could not get through|busy|no one (answered|picked up)|nobody (answered|picked up))\b", sent, ICASE) \
+                    and re.search(r"\b(called|tried|texted|went)\b", sent, ICASE):
                 m.value["status"] = "attempted"
-            elif re.search(r"\b(called|texted|went|used|attended|have been going|go to)\b", sent, I) or re.search(r"\b(will|'ll|going to|gonna)\b", sent, I):
+            elif re.search(r"\b(called|texted|went|used|attended|have been going|go to)\b", sent, ICASE) or re.search(r"\b(will|'ll|going to|gonna)\b", sent, ICASE):
                 m.value["status"] = "accepted"
             return
-        if re.search(r"\b(scheduled|appointment|booked|intake (is|on))\b", sent, I):
+        if re.search(r"\b(scheduled|appointment|booked|intake (is|on))\b", sent, ICASE):
             m.value["status"] = "scheduled"
-        elif re.search(r"\b(agreed to|agrees to|accepted|will go|will call|plans to|is going to|will attend|will contact)\b", sent, I):
+        elif re.search(r"\b(agreed to|agrees to|accepted|will go|will call|plans to|is going to|will attend|will contact)\b", sent, ICASE):
             m.value["status"] = "accepted"
         else:
             m.value["status"] = "given"
@@ -635,7 +634,7 @@ class Extractor:
                 if b is a or b.start <= a.end or _sent_of(turn, a.start) != _sent_of(turn, b.start):
                     continue
                 between = text[a.end:b.start]
-                if re.search(r"\b(except|other than|apart from|aside from|but)\b", between, I) and len(between) < 60:
+                if re.search(r"\b(except|other than|apart from|aside from|but)\b", between, ICASE) and len(between) < 60:
                     a.polarity = "affirmed"
                     a.end = b.end
                     a.cues.pop("polarity", None)
@@ -657,7 +656,7 @@ class Extractor:
                          subtype=a.subtype, value={k: v for k, v in a.value.items() if k == "method"})
             mm.cue("type", am.group(1))
             clause = am.group(0)
-            if re.search(r"\b(n't|not|never|no longer)\b", clause, I):
+            if re.search(r"\b(n't|not|never|no longer)\b", clause, ICASE):
                 mm.polarity = "negated"
                 mm.cue("polarity", "not")
             for rx, cat in self.ctx_time:
@@ -688,7 +687,7 @@ class Extractor:
             lo = 0 if g_lo.lower() in ("zero", "0") else 1
             hi = 100 if "hundred" in g_hi.lower() or g_hi == "100" else 10
             scale = f"{lo}-{hi}"
-        elif prev_q and re.search(r"\bsame\b", prev_q, I):
+        elif prev_q and re.search(r"\bsame\b", prev_q, ICASE):
             for t in reversed(turns[:turn.idx]):
                 for m in t.mentions:
                     if m.type == "DISTRESS" and m.value.get("scale"):
@@ -697,7 +696,7 @@ class Extractor:
                 if scale:
                     break
         masked = SCALE_RE.sub(lambda x: " " * len(x.group(0)), text)
-        masked = re.sub(r"\b(scale|rate|rating|rated) (of|from)\b", lambda x: " " * len(x.group(0)), masked, flags=I)
+        masked = re.sub(r"\b(scale|rate|rating|rated) (of|from)\b", lambda x: " " * len(x.group(0)), masked, flags=ICASE)
         nums = []
         for nm in NUM_RE.finditer(masked):
             if UNIT_AFTER.match(masked[nm.end():]):
@@ -728,7 +727,7 @@ class Extractor:
             if groups:
                 last = groups[-1][-1]
                 between = text[last[1]:n[0]]
-                if len(between) <= 12 and re.fullmatch(r"[\s,.]*(maybe|or|to|-|,)?[\s,.]*(maybe )?(a |an )?", between, I):
+                if len(between) <= 12 and re.fullmatch(r"[\s,.]*(maybe|or|to|-|,)?[\s,.]*(maybe )?(a |an )?", between, ICASE):
                     groups[-1].append(n)
                     continue
             groups.append([n])
@@ -741,19 +740,19 @@ class Extractor:
             if scale:
                 m.value["scale"] = scale
             ss, se = _sent_of(turn, s)
-            tps = list(re.finditer(r"\b(at the (start|beginning)|start of|beginning of|initially|at first|by the end|at the end|end of the call|end of the session|by the close)\b", text[ss:se], I))
+            tps = list(re.finditer(r"\b(at the (start|beginning)|start of|beginning of|initially|at first|by the end|at the end|end of the call|end of the session|by the close)\b", text[ss:se], ICASE))
             tp = None
             if tps:
-                def _d(x):
+                def _d(x, ss=ss, s=s, e=e):
                     a, b = ss + x.start(), ss + x.end()
                     return (a - e) if a >= e else (s - b) + 5
                 tp = min(tps, key=_d)
                 if _d(tp) > 50:
                     tp = None
             if tp:
-                m.value["time_point"] = "start" if re.search(r"start|beginning|initially|first", tp.group(0), I) else "end"
+                m.value["time_point"] = "start" if re.search(r"start|beginning|initially|first", tp.group(0), ICASE) else "end"
                 m.cue("time_point", tp.group(0))
-            if len(vals) > 1 or re.search(r"\b(maybe|like|about|around|i guess)\b", text[max(ss, s - 12):e], I):
+            if len(vals) > 1 or re.search(r"\b(maybe|like|about|around|i guess)\b", text[max(ss, s - 12):e], ICASE):
                 m.certainty = "possible"
                 m.cue("certainty", "range/hedge")
             turn.mentions.append(m)
@@ -767,7 +766,7 @@ class Extractor:
             contacts = list(CONTACT.finditer(sent))
             for ci, cm in enumerate(contacts):
                 verb = cm.group(1).lower()
-                if (verb.startswith("go") or verb.startswith("attend")) and not (has_ref_turn or re.search(r"\b(clinic|appointment|group|er|emergency|hospital|there)\b", sent[cm.end():cm.end() + 40], I)):
+                if (verb.startswith("go") or verb.startswith("attend")) and not (has_ref_turn or re.search(r"\b(clinic|appointment|group|er|emergency|hospital|there)\b", sent[cm.end():cm.end() + 40], ICASE)):
                     continue
                 prev_end = contacts[ci - 1].end() if ci else 0
                 if ci and re.fullmatch(r"[\w' ]{0,25}\bto\s*", sent[prev_end:cm.start()]):
@@ -781,10 +780,10 @@ class Extractor:
                 after = sent[cm.end():next_start]
                 ab = CLAUSE_BOUND.search(after, 1)
                 after_c = after[:ab.start()] if ab else after
-                scheduled = re.search(r"\b(scheduled|appointment|booked)\b", sent, I)
+                scheduled = re.search(r"\b(scheduled|appointment|booked)\b", sent, ICASE)
                 if not (COMMIT.search(before_c) or scheduled or (verb.startswith(("follow", "check")) and TIMEX.search(sent))):
                     continue
-                if mode == "dictation" and not re.search(r"\b(client|counselor|writer|clinician|she|he|i|we|they|you|patient)\b", sent[:cm.start()], I) and not scheduled \
+                if mode == "dictation" and not re.search(r"\b(client|counselor|writer|clinician|she|he|i|we|they|you|patient)\b", sent[:cm.start()], ICASE) and not scheduled \
                         and not verb.startswith(("follow", "check")):
                     continue
                 tcut = 0
@@ -796,10 +795,10 @@ class Extractor:
                 times = t_after + t_before
                 dist = {id(t): t.start() for t in t_after}
                 dist.update({id(t): btxt_len - t.end() for t in t_before})
-                obj_pair = re.search(r"^\s*(me|you|back|in with you)\b", after_c, I) or "back" in verb or verb.startswith("check") or "you" in verb
+                obj_pair = re.search(r"^\s*(me|you|back|in with you)\b", after_c, ICASE) or "back" in verb or verb.startswith("check") or "you" in verb
                 if not (times or obj_pair or scheduled):
                     continue
-                if re.search(r"\b(can|could) (call|text)\b", before_c[-12:] + verb, I) and not re.search(r"\bcould (you|i)\b", before_c, I):
+                if re.search(r"\b(can|could) (call|text)\b", before_c[-12:] + verb, ICASE) and not re.search(r"\bcould (you|i)\b", before_c, ICASE):
                     continue
                 # who
                 who = None
@@ -808,7 +807,7 @@ class Extractor:
                 if not subj or all(x.group(1) in NOT_NAMES - {"I", "You", "Me"} for x in subj):
                     subj = [x for x in re.finditer(subj_rx, sent[:cm.start()]) if x.group(1) not in NOT_NAMES - {"I", "You"}]
                 dep_subj = self._dep_subject(turn, ss + cm.start())
-                frm = re.match(r"\s*(?:\w+\s+){0,2}from\s+(this writer|the writer|writer|the counselor|counselor|me|us|the clinician|clinician|the client|client)\b", after_c, I)
+                frm = re.match(r"\s*(?:\w+\s+){0,2}from\s+(this writer|the writer|writer|the counselor|counselor|me|us|the clinician|clinician|the client|client)\b", after_c, ICASE)
                 if frm:
                     subj = []
                     dep_subj = "counselor" if frm.group(1).lower() not in ("the client", "client") else "client"
@@ -871,7 +870,7 @@ class Extractor:
                     value["when"] = when
                 if ambiguity:
                     value["ambiguity"] = sorted(set(ambiguity))
-                cond = re.search(r"\b(if|unless|in case)\b[^,.;]*", sent, I)
+                cond = re.search(r"\b(if|unless|in case)\b[^,.;]*", sent, ICASE)
                 if cond and (cond.start() < cm.start() or cond.start() < cm.end() + len(after_c)):
                     value["condition"] = cond.group(0)
                 st = ss + prev_end + cut + (subj[-1].start() if subj and before_c.strip() else len(before_c))
@@ -919,7 +918,7 @@ class Extractor:
 
     def _supports(self, turn: Turn, mode):
         text = turn.text
-        for pm in re.finditer(rf"\b((?:(?:my|her|his|their|client's|the client's)\s+)?(?:\w+\s+)?(?:{PERSON_NOUN}))\s+(?:will|is going to|can|could|agreed to|'ll|offered to|is coming to)\s+(?:stay|be|sit|come over|check on)\b(?:\s+(?:with|on)\s+(?:her|him|them|me|the client))?", text, I):
+        for pm in re.finditer(rf"\b((?:(?:my|her|his|their|client's|the client's)\s+)?(?:\w+\s+)?(?:{PERSON_NOUN}))\s+(?:will|is going to|can|could|agreed to|'ll|offered to|is coming to)\s+(?:stay|be|sit|come over|check on)\b(?:\s+(?:with|on)\s+(?:her|him|them|me|the client))?", text, ICASE):
             s, e = pm.start(), pm.end()
             if any(m.type == "SUPPORT" and m.start < e and s < m.end for m in turn.mentions):
                 continue
@@ -941,9 +940,9 @@ class Extractor:
             ss, se = _sent_of(turn, s)
             if any(m.type == "MEANS_SAFETY" and ss <= m.start < se for m in turn.mentions):
                 continue
-            if re.search(r"\b(about the|pick up)\b", text[e:se], I):
+            if re.search(r"\b(about the|pick up)\b", text[e:se], ICASE):
                 continue
-            clause = re.split(r",|\band\b|\bor\b|\bthen\b", text[e:se], flags=I)[0]
+            clause = re.split(r",|\band\b|\bor\b|\bthen\b", text[e:se], flags=ICASE)[0]
             role = "distraction" if DISTRACTION.search(sv.group(0) + " " + who + " " + clause) else "help"
             m = Mention(turn=turn.idx, start=s, end=e, type="SUPPORT", rule_id="support-contact",
                         value={"who": who, "role": role})
@@ -953,25 +952,25 @@ class Extractor:
     # ------------------------------------------------------------------ discourse (sessions)
     def _question_topic(self, turn: Turn, ss: int, se: int):
         sent = turn.text[ss:se]
-        lead = re.match(r"^\s*(when|if|since|after|before|because|now that|while)\b[^,?]{0,80},\s*", sent, I)
+        lead = re.match(r"^\s*(when|if|since|after|before|because|now that|while)\b[^,?]{0,80},\s*", sent, ICASE)
         if lead and SCREEN_Q.match(sent[lead.end():]):
             sent = sent[lead.end():]  # "When you feel this empty, do you ever ...?"
         is_q = sent.rstrip().endswith("?") or SCREEN_Q.match(sent.strip())
         if not is_q:
             # unpunctuated speech: "that's a lot to carry to how much have you been drinking lately"
-            emb = re.search(r"\b(how (much|often|many)|have you|has (he|she|anyone)|are you|do you|does (he|she)|did you|is there|were you)\b", sent, I)
+            emb = re.search(r"\b(how (much|often|many)|have you|has (he|she|anyone)|are you|do you|does (he|she)|did you|is there|were you)\b", sent, ICASE)
             if emb and emb.start() > 0 and any(ss + emb.start() <= m.start < se and m.type in RISK_TYPES for m in turn.mentions):
                 ss = ss + emb.start()
                 sent = sent[emb.start():]
                 is_q = True
-        if not is_q or WH_Q.match(sent.strip()) and not re.match(r"^(?:(?:and|so|okay|now),?\s+)*(where|how (much|often|many|long))\b", sent.strip(), I):
+        if not is_q or WH_Q.match(sent.strip()) and not re.match(r"^(?:(?:and|so|okay|now),?\s+)*(where|how (much|often|many|long))\b", sent.strip(), ICASE):
             return None
         if PROPOSAL.search(sent):
             return None
         if not (SCREEN_Q.match(sent.strip()) or SCREEN_Q_ANY.search(sent)):
             return None
         ms = [m for m in turn.mentions if ss <= m.start < se and m.type in RISK_TYPES and not m.drop]
-        if not ms and re.search(r"\b(that|it|this|those thoughts|these thoughts|anything like that|something like that)\b", sent, I):
+        if not ms and re.search(r"\b(that|it|this|those thoughts|these thoughts|anything like that|something like that)\b", sent, ICASE):
             # "... people think about suicide. Has that crossed your mind?"
             prev = [(ps, pe) for ps, pe in turn.sents if pe <= ss]
             if prev:
@@ -989,16 +988,16 @@ class Extractor:
                  "temporality": None, "method_q": bool(METHOD_Q.search(sent)), "turn": turn.idx, "sent": (ss, se),
                  "definite": False, "detail": top.detail}
         if re.search(r"\b(have|has|had|did) (you|he|she|they|anyone|anybody) ever\b|\bever (tried|attempted|made|been|had|done)\b|"
-                     r"\bbefore\b|\bin your life\b|\bhistory\b|\bin the past\b(?! (month|week|two weeks|few))", sent, I):
+                     r"\bbefore\b|\bin your life\b|\bhistory\b|\bin the past\b(?! (month|week|two weeks|few))", sent, ICASE):
             topic["temporality"] = "past"
-        elif re.search(r"\b(tonight|right now|today|currently|now)\b", sent, I):
+        elif re.search(r"\b(tonight|right now|today|currently|now)\b", sent, ICASE):
             topic["temporality"] = "current"
-        elif re.search(r"\b(in the past (month|week|two weeks|few \w+)|lately|recently|this week)\b", sent, I):
+        elif re.search(r"\b(in the past (month|week|two weeks|few \w+)|lately|recently|this week)\b", sent, ICASE):
             topic["temporality"] = "recent"
-        if top.type == "MEANS":
-            if re.search(r"\b(the|those|that|these|your|his|her)\s+(\w+\s+)?(" + MEANS_WORDS[0][1] + "|" + MEANS_WORDS[1][1] + r")\b", sent, I) \
-                    and not re.search(r"\b(any|a|an)\s+(\w+\s+)?(" + MEANS_WORDS[0][1] + "|" + MEANS_WORDS[1][1] + r")\b", sent, I):
-                topic["definite"] = True
+        if top.type == "MEANS" \
+                and re.search(r"\b(the|those|that|these|your|his|her)\s+(\w+\s+)?(" + MEANS_WORDS[0][1] + "|" + MEANS_WORDS[1][1] + r")\b", sent, ICASE) \
+                and not re.search(r"\b(any|a|an)\s+(\w+\s+)?(" + MEANS_WORDS[0][1] + "|" + MEANS_WORDS[1][1] + r")\b", sent, ICASE):
+            topic["definite"] = True
         for m in ms:
             m.modality = "question"
             m.polarity = "affirmed"
@@ -1061,8 +1060,8 @@ class Extractor:
                             for pt in turns[max(0, ti - 30):ti] for x in pt.mentions):
                         m.drop = True  # a reference back to means already in the draft
                     ss_, se_ = _sent_of(turn, m.start)
-                    clause = re.split(r"\bbut\b|;", turn.text[ss_:m.start], flags=I)[-1] + turn.text[m.start:m.end] + \
-                        re.split(r"\bbut\b|;|,", turn.text[m.end:se_], flags=I)[0]
+                    clause = re.split(r"\bbut\b|;", turn.text[ss_:m.start], flags=ICASE)[-1] + turn.text[m.start:m.end] + \
+                        re.split(r"\bbut\b|;|,", turn.text[m.end:se_], flags=ICASE)[0]
                     if m.type == "REFERRAL" and not CLIENT_REF_ACTION.search(clause):
                         m.drop = True
                 if other_focus:
@@ -1070,7 +1069,7 @@ class Extractor:
                         if m.type in ("MEANS",) and m.experiencer == "client":
                             ss, se = _sent_of(turn, m.start)
                             pre = turn.text[ss:m.start]
-                            if re.search(r"\b(he|she|they)\b", pre, I) and not re.search(r"\b(i|my|me)\b", pre, I):
+                            if re.search(r"\b(he|she|they)\b", pre, ICASE) and not re.search(r"\b(i|my|me)\b", pre, ICASE):
                                 m.experiencer = "other"
                                 m.cue("experiencer", "he/she")
         # narrative time carried over from the previous turns of the same speaker
@@ -1114,7 +1113,7 @@ class Extractor:
             if topic["method_q"]:
                 means = [m for m in reply.mentions if m.type == "MEANS" and not m.drop]
                 meth = MEANS_TO_METHOD.get(means[0].value.get("means")) if means else None
-                tm = re.search(r"\b(i've|i have|i|i'd|i've been) (thought|been thinking|thinking) about (that|it|this|using (it|that|them))\b", reply.text, I)
+                tm = re.search(r"\b(i've|i have|i|i'd|i've been) (thought|been thinking|thinking) about (that|it|this|using (it|that|them))\b", reply.text, ICASE)
                 if tm:
                     s, e = tm.start(), tm.end()
                 elif means:
@@ -1136,7 +1135,7 @@ class Extractor:
                 same = []
             if same and (cls == "content" or (cls == "aff" and not re.match(
                     r"(yeah|yes|yep|yup|yea|ya|uh-?huh|mm+-?hm+|sure|definitely|absolutely|of course|okay|ok)\b",
-                    ANSWER_PREFIX.sub("", reply.text.strip()), I))):
+                    ANSWER_PREFIX.sub("", reply.text.strip()), ICASE))):
                 continue  # "I've thought about taking all my pills": the content item carries it
             if topic["type"] == "MEANS" and same:
                 continue
@@ -1174,9 +1173,9 @@ class Extractor:
             return
         cls, cspan = self._answer_class(reply.text)
         t = ANSWER_PREFIX.sub("", reply.text.strip())
-        if re.match(r"^(no|nope|nah|i don't want|i'd rather not|not really|i can't|i won't|i don't think)", t, I):
+        if re.match(r"^(no|nope|nah|i don't want|i'd rather not|not really|i can't|i won't|i don't think)", t, ICASE):
             cls = "neg"
-        elif re.match(rf"^((my|his|her) (\w+ )?({PERSON_NOUN})( [A-Z][a-z]+)?|[A-Z][a-z]+) (could|can|will|would)\b", t, I):
+        elif re.match(rf"^((my|his|her) (\w+ )?({PERSON_NOUN})( [A-Z][a-z]+)?|[A-Z][a-z]+) (could|can|will|would)\b", t, ICASE):
             cls = "aff"
         for m in props:
             if m.type == "REFERRAL" and m.value.get("status") in ("given", None):
@@ -1186,14 +1185,13 @@ class Extractor:
                 elif cls == "neg" or NEG_HEDGES.match(t):
                     m.value["status"] = "declined"
                     m.cue("status", "reply: no")
-            elif m.type == "MEANS_SAFETY":
-                if cls == "neg":
-                    m.polarity = "negated"
-                    m.cue("polarity", "reply: no")
+            elif m.type == "MEANS_SAFETY" and cls == "neg":
+                m.polarity = "negated"
+                m.cue("polarity", "reply: no")
         ms_props = [m for m in props if m.type == "MEANS_SAFETY"]
         first = reply.text[slice(*reply.sents[0])].strip() if reply.sents else reply.text.strip()
         if ms_props and not any(m.type == "MEANS_SAFETY" for m in reply.mentions) and cls != "neg" and (
-                re.search(rf"\b(my|his|her|a|our) (\w+ )?({PERSON_NOUN})\b", first, I)
+                re.search(rf"\b(my|his|her|a|our) (\w+ )?({PERSON_NOUN})\b", first, ICASE)
                 or any(w not in NOT_NAMES for w in re.findall(r"(?<=\s)[A-Z][a-z]+\b", first))):
             s, e = self._span_head(reply, None)
             mm = Mention(turn=reply.idx, start=s, end=e, type="MEANS_SAFETY", rule_id="reply-to-means-safety-proposal",
@@ -1206,17 +1204,17 @@ class Extractor:
         qtext = turn.text
         cls, cspan = self._answer_class(reply.text)
         # consent to record: the item sits at the client's answer
-        if RECORD_REQ.search(qtext) and "?" in qtext and not any(m.type == "CONSENT" for m in reply.mentions):
-            if cls in ("aff", "neg", "hedge"):
-                s, e = self._span_head(reply, cspan)
-                mm = Mention(turn=reply.idx, start=s, end=e, type="CONSENT", rule_id="answer-to-consent-request",
-                             source="discourse", value={"scope": "recording", "granted": cls != "neg"})
-                mm.cue("granted", reply.text[cspan[0]:cspan[1]] if cspan else "")
-                reply.mentions.append(mm)
+        if RECORD_REQ.search(qtext) and "?" in qtext and not any(m.type == "CONSENT" for m in reply.mentions) \
+                and cls in ("aff", "neg", "hedge"):
+            s, e = self._span_head(reply, cspan)
+            mm = Mention(turn=reply.idx, start=s, end=e, type="CONSENT", rule_id="answer-to-consent-request",
+                         source="discourse", value={"scope": "recording", "granted": cls != "neg"})
+            mm.cue("granted", reply.text[cspan[0]:cspan[1]] if cspan else "")
+            reply.mentions.append(mm)
         if ROI_REQ.search(qtext) and "?" in qtext and PROPOSAL.search(qtext) \
                 and not any(m.type == "CONSENT" for m in reply.mentions):
             t0 = ANSWER_PREFIX.sub("", reply.text.strip())
-            if re.match(r"^(no|nope|nah|i'd rather (you )?(not|didn't)|i would rather (you )?(not|didn't)|please don't|don't|i don't want)", t0, I):
+            if re.match(r"^(no|nope|nah|i'd rather (you )?(not|didn't)|i would rather (you )?(not|didn't)|please don't|don't|i don't want)", t0, ICASE):
                 cls = "neg"
             if cls in ("aff", "neg"):
                 s, e = self._span_head(reply, cspan)
@@ -1225,14 +1223,14 @@ class Extractor:
                 mm.cue("granted", reply.text[cspan[0]:cspan[1]] if cspan else "")
                 reply.mentions.append(mm)
         qsent = [turn.text[s:e] for s, e in turn.sents if turn.text[s:e].rstrip().endswith("?")]
-        qs = " ".join(qsent) or (turn.text if re.search(r"\b(someone|anyone|who) (you|you'd) (could|can|would|might)\b", turn.text, I) else "")
+        qs = " ".join(qsent) or (turn.text if re.search(r"\b(someone|anyone|who) (you|you'd) (could|can|would|might)\b", turn.text, ICASE) else "")
         if qs and SUPPORT_Q.search(qs) and not any(m.type == "SUPPORT" for m in reply.mentions) and cls != "neg":
             s, e = self._span_head(reply, None)
             if len(reply.text[s:e].split()) <= 2 and len(reply.sents) > 1:
                 e = reply.sents[1][1]  # "yeah | my sister's coming over": the person is in the next sentence
                 while e > s and reply.text[e - 1] in " \n":
                     e -= 1
-            role = "distraction" if DISTRACTION.search(reply.text) else ("help" if re.search(r"\b(reach out|help|turn to|call|lean on)\b", qs, I) else None)
+            role = "distraction" if DISTRACTION.search(reply.text) else ("help" if re.search(r"\b(reach out|help|turn to|call|lean on)\b", qs, ICASE) else None)
             mm = Mention(turn=reply.idx, start=s, end=e, type="SUPPORT", rule_id="answer-to-support-question",
                          source="discourse", value={"role": role} if role else {})
             mm.cue("type", "answer to who could help")
@@ -1262,7 +1260,7 @@ class Extractor:
                         (m.exp_cue_kind == "OTHER" and (m.temporality == "past" or m.subtype == "attempt"))
                         or m.temporality == "past"):
                     m.type = "RISK_FACTOR"
-                    kin = re.search(rf"\b({KIN})\b", m.detail or "", I)
+                    kin = re.search(rf"\b({KIN})\b", m.detail or "", ICASE)
                     m.value = {"factor": "family_history_suicide" if kin else "exposure_to_suicide"}
                     m.subtype = None
                     m.cue("type", "someone else's suicidal behaviour")
@@ -1271,7 +1269,7 @@ class Extractor:
                     focus = any(x.type == "RISK" and x.experiencer == "other" and x.exp_cue_kind == "OTHER_PRONOUN" for x in all_m)
                     own = re.search(r"\b(my|i|i'm|i've)\s+$" if t.role == "client" else
                                     (r"\b(his|her|he|she|he's|she's|client's|the client's)\s+$" if mode == "dictation" else r"\bmy\s+$"),
-                                    t.text[max(0, m.start - 16):m.start], I)
+                                    t.text[max(0, m.start - 16):m.start], ICASE)
                     if own and m.type == "RISK_FACTOR":
                         # "his girlfriend worries about HIS drinking": the relative is the reporter
                         m.experiencer = "client"
@@ -1279,10 +1277,10 @@ class Extractor:
                     elif not focus or m.type == "PRECIPITANT" or m.value.get("factor") == "recent_loss":
                         m.drop = True
                 if m.type == "RISK_FACTOR" and m.value.get("factor") == "family_history_suicide" and (
-                        (m.detail and re.fullmatch(rf"({FRIENDS})", m.detail, I))
+                        (m.detail and re.fullmatch(rf"({FRIENDS})", m.detail, ICASE))
                         or (not m.detail and re.search(rf"\b({FRIENDS}|guy|girl|kid|student|someone|somebody)\b(\s+\w+){{0,3}}\s*$",
-                                                       t.text[max(0, m.start - 40):m.start], I)
-                            and not re.search(rf"\b({KIN})\b(\s+\w+){{0,3}}\s*$", t.text[max(0, m.start - 40):m.start], I))):
+                                                       t.text[max(0, m.start - 40):m.start], ICASE)
+                            and not re.search(rf"\b({KIN})\b(\s+\w+){{0,3}}\s*$", t.text[max(0, m.start - 40):m.start], ICASE))):
                     m.value["factor"] = "exposure_to_suicide"
                 if m.type == "RISK" and m.value.get("_method_ctx") and not m.value.get("method"):
                     meth = None
@@ -1314,14 +1312,14 @@ class Extractor:
                     continue
                 kind = m.value.get("means")
                 earlier = [x for x in seen_means if x.value.get("means") == kind and (x.turn, x.start) < (m.turn, m.start)]
-                definite = re.search(r"\b(the|that|those|these)\s+$", t.text[max(0, m.start - 12):m.start], I) or \
-                    re.match(r"(the|that|those|these)\s", t.text[m.start:m.end], I)
+                definite = re.search(r"\b(the|that|those|these)\s+$", t.text[max(0, m.start - 12):m.start], ICASE) or \
+                    re.match(r"(the|that|those|these)\s", t.text[m.start:m.end], ICASE)
                 if earlier and definite and (t.role != "counselor" or mode == "dictation"):
                     ss, se = _sent_of(t, m.start)
                     before_w = t.text[max(ss, m.start - 30):m.start]
                     after_w = t.text[m.end:se]
-                    if not (re.search(r"\b(have|has|had|keeps?|kept|owns?|'ve got|got|there's|there is|there are)\s+(\w+\s+){0,2}$", before_w, I)
-                            or re.match(r"\s*(is|are|'s|were|was)\s+(still\s+)?(in|on|under|kept|loaded|at|hidden|stored)\b", after_w, I)):
+                    if not (re.search(r"\b(have|has|had|keeps?|kept|owns?|'ve got|got|there's|there is|there are)\s+(\w+\s+){0,2}$", before_w, ICASE)
+                            or re.match(r"\s*(is|are|'s|were|was)\s+(still\s+)?(in|on|under|kept|loaded|at|hidden|stored)\b", after_w, ICASE)):
                         m.drop = True
                         continue
                 seen_means.append(m)

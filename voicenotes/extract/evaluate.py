@@ -72,7 +72,7 @@ def values_equal(key: str, gold: Any, pred: Any) -> bool:
     if isinstance(gold, (int, float)) and isinstance(pred, (int, float)):
         return abs(float(gold) - float(pred)) < 1e-9
     if isinstance(gold, list) and isinstance(pred, list):
-        return len(gold) == len(pred) and all(values_equal(key, g, p) for g, p in zip(gold, pred))
+        return len(gold) == len(pred) and all(values_equal(key, g, p) for g, p in zip(gold, pred, strict=True))
     return _norm_str(gold) == _norm_str(pred)
 
 
@@ -146,9 +146,9 @@ def place(pred: dict, turns: list[str], turn_of: Callable[[dict], int | None] | 
         return locate(quote, turns)
     ti = ev.get("turn", ev.get("segment"))
     s, e = ev.get("start_char"), ev.get("end_char")
-    if isinstance(ti, int) and 0 <= ti < len(turns) and isinstance(s, int) and isinstance(e, int):
-        if not quote or turns[ti][s:e] == quote:
-            return ti, s, e
+    if isinstance(ti, int) and 0 <= ti < len(turns) and isinstance(s, int) and isinstance(e, int) \
+            and (not quote or turns[ti][s:e] == quote):
+        return ti, s, e
     return locate(quote, turns)
 
 
@@ -394,7 +394,8 @@ def assign_turns(transcript, turns_tsv: list[tuple[float, float, str]]):
             bi = min(range(len(turns_tsv)), key=lambda i: min(abs(mid - turns_tsv[i][0]), abs(mid - turns_tsv[i][1])))
         return bi
 
-    new_segs, seg_turn = [], []
+    new_segs: list[Segment] = []
+    seg_turn: list[int] = []
     for seg in transcript.segments:
         words = list(seg.words)
         if not words:
@@ -420,8 +421,9 @@ def assign_turns(transcript, turns_tsv: list[tuple[float, float, str]]):
                                     verify_reasons=seg.verify_reasons, speaker=role, role=role))
             seg_turn.append(ti)
     # merge consecutive segments of the same turn so a turn reads as one segment
-    merged, mturn = [], []
-    for s, ti in zip(new_segs, seg_turn):
+    merged: list[Segment] = []
+    mturn: list[int] = []
+    for s, ti in zip(new_segs, seg_turn, strict=True):
         if merged and mturn[-1] == ti:
             p = merged[-1]
             merged[-1] = Segment(id=p.id, start=p.start, end=s.end, text=(p.text + " " + s.text).strip(),

@@ -238,7 +238,7 @@ def apply(ex, turns, mode: str, session_start: str | None, threshold: float | No
                         cands.append((t, s, e, text[a:b], s + a, s + b))
     scores = det.score([c[3] for c in cands])
     merged: dict = {}
-    for (t, s, e, _text, cs, ce), best in zip(cands, scores):
+    for (t, s, e, _text, cs, ce), best in zip(cands, scores, strict=True):
         key = (t.idx, s, e)
         best = {k: (v[0], v[1], cs, ce) for k, v in best.items()}
         if key not in merged:
