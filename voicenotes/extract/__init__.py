@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from voicenotes import __version__
 from voicenotes.errors import InputError
@@ -150,7 +151,7 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
             quote = seg.text[os_:oe]
             t0, t1 = _times(seg, os_, oe)
             cues = {k: list(v) for k, v in m.cues.items()}
-            asr = {"verify": bool(seg.verify)}
+            asr: dict[str, Any] = {"verify": bool(seg.verify)}
             if seg.verify_reasons:
                 asr["verify_reasons"] = list(seg.verify_reasons)
             for k in ("avg_logprob", "no_speech_prob", "compression_ratio"):

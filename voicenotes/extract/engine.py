@@ -722,7 +722,7 @@ class Extractor:
             nums.append((nm.start("num") if not pre else nm.start(), nm.end(), v))
         if not nums:
             return
-        groups = []
+        groups: list[list[tuple[int, int, Any]]] = []
         for n in nums:
             if groups:
                 last = groups[-1][-1]
@@ -815,6 +815,7 @@ class Extractor:
                         dep_subj = "client"
                 if subj or dep_subj:
                     w = subj[-1].group(1) if subj else dep_subj
+                    assert w is not None  # one of the two is set on this branch
                     wl = w.lower()
                     if wl.startswith("i") and wl in ("i", "i'd", "i'll"):
                         who = turn.role if turn.role in ("counselor", "client") else None
@@ -1009,7 +1010,7 @@ class Extractor:
                 m.experiencer = "other"
         return topic
 
-    def _answer_class(self, text: str) -> tuple[str, re.Match | None]:
+    def _answer_class(self, text: str) -> tuple[str, tuple[int, int] | None]:
         t = ANSWER_PREFIX.sub("", text.strip())
         off = len(text.strip()) - len(t)
         for cls, rx in (("hedge", HEDGE_ANSWER), ("neg", NEG_ANSWER), ("aff", AFF_ANSWER)):
@@ -1113,6 +1114,8 @@ class Extractor:
             if topic["method_q"]:
                 means = [m for m in reply.mentions if m.type == "MEANS" and not m.drop]
                 meth = MEANS_TO_METHOD.get(means[0].value.get("means")) if means else None
+                s: int | None
+                e: int | None
                 tm = re.search(r"\b(i've|i have|i|i'd|i've been) (thought|been thinking|thinking) about (that|it|this|using (it|that|them))\b", reply.text, ICASE)
                 if tm:
                     s, e = tm.start(), tm.end()
@@ -1120,7 +1123,7 @@ class Extractor:
                     s, e = means[0].start, means[0].end
                 else:
                     s = e = None
-                if s is not None and not any(m.type == "RISK" and m.start <= s < m.end for m in reply.mentions):
+                if s is not None and e is not None and not any(m.type == "RISK" and m.start <= s < m.end for m in reply.mentions):
                     mm = Mention(turn=reply.idx, start=s, end=e, type="RISK", subtype="ideation_active",
                                  rule_id="answer-method-question", source="discourse",
                                  value={"method": meth} if meth else {})
@@ -1150,6 +1153,7 @@ class Extractor:
                 mm.polarity = "negated"
                 mm.cue("polarity", reply.text[cspan[0]:cspan[1]] if cspan else "no")
             elif cls == "hedge":
+                assert cspan is not None  # a hedge answer always comes with its matched span
                 mm.certainty = "possible"
                 mm.cue("certainty", reply.text[cspan[0]:cspan[1]])
                 if NEG_HEDGES.match(ANSWER_PREFIX.sub("", reply.text.strip())):

@@ -475,12 +475,12 @@ def run_audio_eval(cases: list[dict], pred_dir: Path, audio_dir: Path, transcrib
         its = extract_items(tr, mode=c.get("mode"), session_start=c.get("session_start"), rules_paths=rules_paths)
         d = its.to_dict()
         atomic_write_json(Path(pred_dir) / f"{c['id']}.items.json", d)
+        turn_of: Callable[[dict], int | None] | None = None
         if seg_turn is not None:
-            def turn_of(p, st=seg_turn):
+            def _turn_of(p, st=seg_turn):
                 seg = (p.get("evidence") or {}).get("segment")
                 return st[seg] if isinstance(seg, int) and 0 <= seg < len(st) else None
-        else:
-            turn_of = None
+            turn_of = _turn_of
         results.append(score_case(c, d["items"], turn_of=turn_of or (lambda p: None)))
     return summarize(results)
 
