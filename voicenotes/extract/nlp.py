@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from voicenotes.extract.rules import RuleSet
 
@@ -42,8 +43,9 @@ def _required(pattern) -> frozenset | None:
     if key in _REQ:
         return _REQ[key][1]
     try:
-        from re import _constants as C
-        from re import _parser as P
+        # the regex parser is a CPython internal that typeshed does not describe
+        from re import _constants as C  # type: ignore[attr-defined]
+        from re import _parser as P  # type: ignore[attr-defined]
     except ImportError:  # pragma: no cover - older Pythons
         _REQ[key] = (pattern, None)
         return None
@@ -96,8 +98,9 @@ def _fast_regex_call(self, doc):
         rows = []
         for (match_id, patterns) in self._patterns.items():
             for pattern in patterns:
-                req = _required(pattern)
-                rows.append((match_id, pattern.finditer, self._callbacks[match_id], tuple(req) if req else None))
+                required = _required(pattern)
+                rows.append((match_id, pattern.finditer, self._callbacks[match_id],
+                             tuple(required) if required else None))
         plan = self._vn_plan = (len(self._patterns), rows)
     text = doc.text_with_ws
     low = text.lower()
@@ -159,10 +162,10 @@ def _import_medspacy() -> None:
         def tuple_overlaps(a, b):  # copied from medspacy.util (1.3.1), behaviour unchanged
             return a[0] <= b[0] < a[1] or a[0] < b[1] <= a[1]
 
-        util.tuple_overlaps = tuple_overlaps
+        util.tuple_overlaps = tuple_overlaps  # type: ignore[attr-defined]  # a stand-in module built here
         sys.modules["medspacy"] = pkg
         sys.modules["medspacy.util"] = util
-        pkg.util = util
+        pkg.util = util  # type: ignore[attr-defined]  # a stand-in module built here
         from medspacy._extensions import set_extensions
 
         set_extensions()
@@ -197,32 +200,33 @@ def build_nlp(rules: RuleSet, use_model: bool | None = None):
     if nlp is None:
         nlp = spacy.blank("en")
         nlp.add_pipe("sentencizer")
-    tm = nlp.add_pipe("medspacy_target_matcher", config={
+    # spaCy types add_pipe as a plain Doc -> Doc callable; medspaCy's components also have add()
+    tm: Any = nlp.add_pipe("medspacy_target_matcher", config={
         "result_type": "group", "span_group_name": SPAN_GROUP, "prune": False})
     trules = []
     for spec in rules.targets:
         trules.append(TargetRule(literal=spec.id, category=spec.type, pattern=spec.pattern,
                                  metadata={"spec": spec}))
     tm.add(trules)
-    ctx = nlp.add_pipe("medspacy_context", config={
+    ctx: Any = nlp.add_pipe("medspacy_context", config={
         "rules": None, "input_span_type": "group", "span_group_name": SPAN_GROUP,
         "span_attrs": None, "prune_on_modifier_overlap": True})
     crules = []
-    for spec in rules.context:
-        kw = {}
-        if spec.allowed_types is not None:
-            kw["allowed_types"] = set(spec.allowed_types)
-        if spec.excluded_types is not None:
-            kw["excluded_types"] = set(spec.excluded_types)
-        if spec.max_scope:
-            kw["max_scope"] = spec.max_scope
-        if spec.terminated_by:
-            kw["terminated_by"] = set(spec.terminated_by)
-        if spec.session_only:
+    for cspec in rules.context:
+        kw: dict[str, Any] = {}
+        if cspec.allowed_types is not None:
+            kw["allowed_types"] = set(cspec.allowed_types)
+        if cspec.excluded_types is not None:
+            kw["excluded_types"] = set(cspec.excluded_types)
+        if cspec.max_scope:
+            kw["max_scope"] = cspec.max_scope
+        if cspec.terminated_by:
+            kw["terminated_by"] = set(cspec.terminated_by)
+        if cspec.session_only:
             kw["on_modifies"] = _session_only
-        crules.append(ConTextRule(literal=spec.literal, category=spec.category,
-                                  pattern=spec.pattern, direction=spec.direction,
-                                  metadata={"spec": spec}, **kw))
+        crules.append(ConTextRule(literal=cspec.literal, category=cspec.category,
+                                  pattern=cspec.pattern, direction=cspec.direction,
+                                  metadata={"spec": cspec}, **kw))
     ctx.add(crules)
     info = {"model": model, "load_s": round(time.perf_counter() - t0, 3),
             "pipes": list(nlp.pipe_names)}
