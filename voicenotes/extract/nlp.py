@@ -35,6 +35,37 @@ def _session_only(target, modifier, span_between) -> bool:
 _REQ: dict = {}
 
 
+def _required_seq(items, C):
+    """The literal strings one of which every match of the parsed ``items`` contains (see
+    :func:`_required`); ``C`` is the regex parser's constants module."""
+    runs, cur, subs = [], [], []
+    for op, av in items:
+        if op is C.LITERAL:
+            cur.append(chr(av).lower())
+            continue
+        if op is C.AT:
+            continue
+        if cur:
+            runs.append("".join(cur))
+            cur = []
+        if op is C.SUBPATTERN:
+            subs.append(_required_seq(av[-1], C))
+        elif op is C.BRANCH:
+            alts = [_required_seq(a, C) for a in av[1]]
+            subs.append(None if any(a is None for a in alts) else frozenset().union(*alts))
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)) and av[0] >= 1:
+            subs.append(_required_seq(av[2], C))
+    if cur:
+        runs.append("".join(cur))
+    runs = [r for r in runs if len(r.strip()) >= 2]
+    if runs:
+        return frozenset([max(runs, key=len)])
+    for sub in subs:
+        if sub:
+            return sub
+    return None
+
+
 def _required(pattern) -> frozenset | None:
     """Literal strings of which at least one must occur (lower-cased) in any match of ``pattern``,
     or None when that cannot be guaranteed. A sound prefilter: a pattern is only run over a text
@@ -50,36 +81,8 @@ def _required(pattern) -> frozenset | None:
         _REQ[key] = (pattern, None)
         return None
 
-    def seq(items):
-        runs, cur, subs = [], [], []
-        for op, av in items:
-            if op is C.LITERAL:
-                cur.append(chr(av).lower())
-                continue
-            if op is C.AT:
-                continue
-            if cur:
-                runs.append("".join(cur))
-                cur = []
-            if op is C.SUBPATTERN:
-                subs.append(seq(av[-1]))
-            elif op is C.BRANCH:
-                alts = [seq(a) for a in av[1]]
-                subs.append(None if any(a is None for a in alts) else frozenset().union(*alts))
-            elif op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)) and av[0] >= 1:
-                subs.append(seq(av[2]))
-        if cur:
-            runs.append("".join(cur))
-        runs = [r for r in runs if len(r.strip()) >= 2]
-        if runs:
-            return frozenset([max(runs, key=len)])
-        for sub in subs:
-            if sub:
-                return sub
-        return None
-
     try:
-        res = seq(P.parse(pattern.pattern, pattern.flags))
+        res = _required_seq(P.parse(pattern.pattern, pattern.flags), C)
     except Exception:
         res = None
     _REQ[key] = (pattern, res)  # keep the pattern alive so its id stays unique
