@@ -189,15 +189,8 @@ class CaseResult:
     false_positives: list = field(default_factory=list)
 
 
-def score_case(case: dict, preds: list[dict], turn_of=None) -> CaseResult:
-    turns = [t["text"] for t in case["turns"]]
-    res = CaseResult(case["id"])
-    placed = [place(p, turns, turn_of) for p in preds]
-    exps = case.get("expect", [])
-    exp_spans = [_match_span(e["match"], turns) for e in exps]
-    for t in ITEM_TYPES:
-        res.per_type.setdefault(t, [0, 0, 0])
-    # candidate pairs
+def _pair(exps, preds, exp_spans, placed) -> dict:
+    """Expected item index -> predicted item index: same type, overlapping, best attributes first."""
     pairs = []
     for ei, e in enumerate(exps):
         for pi, p in enumerate(preds):
@@ -215,6 +208,10 @@ def score_case(case: dict, preds: list[dict], turn_of=None) -> CaseResult:
         used_e.add(ei)
         used_p.add(pi)
         paired[ei] = pi
+    return paired
+
+
+def _score_expected(res: CaseResult, exps, preds, paired) -> None:
     for ei, e in enumerate(exps):
         res.expected += 1
         res.per_type[e["type"]][2] += 1
@@ -234,12 +231,18 @@ def score_case(case: dict, preds: list[dict], turn_of=None) -> CaseResult:
                 res.attr_errors.append((e["type"], e["match"], bad))
         else:
             res.misses.append((e["type"], e["match"]))
+
+
+def _score_false_positives(res: CaseResult, exps, preds, exp_spans, placed) -> None:
     for pi, p in enumerate(preds):
         if not any(p.get("type") == e["type"] and _overlap(exp_spans[ei], placed[pi]) > 0 for ei, e in enumerate(exps)):
             res.fp += 1
             if p.get("type") in res.per_type:
                 res.per_type[p["type"]][1] += 1
             res.false_positives.append((p.get("type"), (p.get("evidence") or {}).get("quote", "")))
+
+
+def _score_forbidden(res: CaseResult, case: dict, preds, turns, placed) -> None:
     for p_i, p in enumerate(preds):
         for f in case.get("forbid", []):
             if p.get("type") != f.get("type"):
@@ -252,6 +255,20 @@ def score_case(case: dict, preds: list[dict], turn_of=None) -> CaseResult:
                 res.forbidden += 1
                 res.forbidden_hits.append((p.get("type"), f))
                 break
+
+
+def score_case(case: dict, preds: list[dict], turn_of=None) -> CaseResult:
+    turns = [t["text"] for t in case["turns"]]
+    res = CaseResult(case["id"])
+    placed = [place(p, turns, turn_of) for p in preds]
+    exps = case.get("expect", [])
+    exp_spans = [_match_span(e["match"], turns) for e in exps]
+    for t in ITEM_TYPES:
+        res.per_type.setdefault(t, [0, 0, 0])
+    paired = _pair(exps, preds, exp_spans, placed)
+    _score_expected(res, exps, preds, paired)
+    _score_false_positives(res, exps, preds, exp_spans, placed)
+    _score_forbidden(res, case, preds, turns, placed)
     return res
 
 
