@@ -296,17 +296,7 @@ class Extractor:
     def _turn_targets(self, turn: Turn, turns, mode, base):
         doc = turn.doc
         spans = list(doc.spans[SPAN_GROUP]) if SPAN_GROUP in doc.spans else []
-        # time cues of the turn (for carry-over and answers)
-        graph = getattr(doc._, "context_graph", None)
-        if graph is not None:
-            for mod in graph.modifiers:
-                if mod.category in ("HISTORICAL", "TIME", "RECENT", "CURRENT", "NEGATED_HISTORICAL"):
-                    s, e = mod.modifier_span
-                    cue = doc[s:e].text
-                    b = "past" if mod.category in ("HISTORICAL", "NEGATED_HISTORICAL") else (
-                        "recent" if mod.category == "RECENT" else "current" if mod.category == "CURRENT" else nz.bucket(cue, base))
-                    if b:
-                        turn.times.append((b, cue))
+        self._turn_times(turn, doc, base)
         suppress = [(sp.start_char, sp.end_char, set(self._spec_of(sp, doc).suppress))
                     for sp in spans if sp.label_ == "SUPPRESS"]
         cands = []
@@ -347,6 +337,20 @@ class Extractor:
             m = self._mention(turn, sp, spec, mode, base)
             if m:
                 turn.mentions.append(m)
+
+    @staticmethod
+    def _turn_times(turn: Turn, doc, base) -> None:
+        """The time cues of the turn (for carry-over and answers)."""
+        graph = getattr(doc._, "context_graph", None)
+        if graph is not None:
+            for mod in graph.modifiers:
+                if mod.category in ("HISTORICAL", "TIME", "RECENT", "CURRENT", "NEGATED_HISTORICAL"):
+                    s, e = mod.modifier_span
+                    cue = doc[s:e].text
+                    b = "past" if mod.category in ("HISTORICAL", "NEGATED_HISTORICAL") else (
+                        "recent" if mod.category == "RECENT" else "current" if mod.category == "CURRENT" else nz.bucket(cue, base))
+                    if b:
+                        turn.times.append((b, cue))
 
     def _spec_of(self, sp, doc):
         """The rule that matched a span. spaCy keys ``Span._`` values by character offsets, so two
@@ -988,17 +992,29 @@ class Extractor:
                  "experiencer": "other" if THIRD_SUBJ.match(sent.strip()) or top.experiencer == "other" else "client",
                  "temporality": None, "method_q": bool(METHOD_Q.search(sent)), "turn": turn.idx, "sent": (ss, se),
                  "definite": False, "detail": top.detail}
-        if re.search(r"\b(have|has|had|did) (you|he|she|they|anyone|anybody) ever\b|\bever (tried|attempted|made|been|had|done)\b|"
-                     r"\bbefore\b|\bin your life\b|\bhistory\b|\bin the past\b(?! (month|week|two weeks|few))", sent, ICASE):
-            topic["temporality"] = "past"
-        elif re.search(r"\b(tonight|right now|today|currently|now)\b", sent, ICASE):
-            topic["temporality"] = "current"
-        elif re.search(r"\b(in the past (month|week|two weeks|few \w+)|lately|recently|this week)\b", sent, ICASE):
-            topic["temporality"] = "recent"
+        topic["temporality"] = self._question_temporality(sent)
         if top.type == "MEANS" \
                 and re.search(r"\b(the|those|that|these|your|his|her)\s+(\w+\s+)?(" + MEANS_WORDS[0][1] + "|" + MEANS_WORDS[1][1] + r")\b", sent, ICASE) \
                 and not re.search(r"\b(any|a|an)\s+(\w+\s+)?(" + MEANS_WORDS[0][1] + "|" + MEANS_WORDS[1][1] + r")\b", sent, ICASE):
             topic["definite"] = True
+        self._mark_questioned(ms, topic)
+        return topic
+
+    @staticmethod
+    def _question_temporality(sent: str) -> str | None:
+        """The time a screening question asks about, from its wording."""
+        if re.search(r"\b(have|has|had|did) (you|he|she|they|anyone|anybody) ever\b|\bever (tried|attempted|made|been|had|done)\b|"
+                     r"\bbefore\b|\bin your life\b|\bhistory\b|\bin the past\b(?! (month|week|two weeks|few))", sent, ICASE):
+            return "past"
+        elif re.search(r"\b(tonight|right now|today|currently|now)\b", sent, ICASE):
+            return "current"
+        elif re.search(r"\b(in the past (month|week|two weeks|few \w+)|lately|recently|this week)\b", sent, ICASE):
+            return "recent"
+        return None
+
+    @staticmethod
+    def _mark_questioned(ms: list[Mention], topic: dict) -> None:
+        """The items a question asks about are questions, not statements."""
         for m in ms:
             m.modality = "question"
             m.polarity = "affirmed"
@@ -1008,7 +1024,6 @@ class Extractor:
             m.implies_past = False
             if topic["experiencer"] == "other" and "experiencer" not in m.fixed:
                 m.experiencer = "other"
-        return topic
 
     def _answer_class(self, text: str) -> tuple[str, tuple[int, int] | None]:
         t = ANSWER_PREFIX.sub("", text.strip())
