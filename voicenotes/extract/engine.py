@@ -1126,25 +1126,8 @@ class Extractor:
                     if "experiencer" not in m.fixed:
                         m.experiencer = "other"
                         m.cue("experiencer", "question about someone else")
-            if topic["method_q"]:
-                means = [m for m in reply.mentions if m.type == "MEANS" and not m.drop]
-                meth = MEANS_TO_METHOD.get(means[0].value.get("means")) if means else None
-                s: int | None
-                e: int | None
-                tm = re.search(r"\b(i've|i have|i|i'd|i've been) (thought|been thinking|thinking) about (that|it|this|using (it|that|them))\b", reply.text, ICASE)
-                if tm:
-                    s, e = tm.start(), tm.end()
-                elif means:
-                    s, e = means[0].start, means[0].end
-                else:
-                    s = e = None
-                if s is not None and e is not None and not any(m.type == "RISK" and m.start <= s < m.end for m in reply.mentions):
-                    mm = Mention(turn=reply.idx, start=s, end=e, type="RISK", subtype="ideation_active",
-                                 rule_id="answer-method-question", source="discourse",
-                                 value={"method": meth} if meth else {})
-                    mm.cue("type", "answer to a question about method")
-                    reply.mentions.append(mm)
-                    continue
+            if topic["method_q"] and self._method_answer(reply):
+                continue
             first_end = reply.sents[0][1] if reply.sents else len(reply.text)
             if same and len(reply.sents) > 1 and not any(m.start < first_end for m in same) and cls == "content" \
                     and len(reply.text[:first_end].split()) <= 6 and topic["type"] != "MEANS":
@@ -1164,27 +1147,55 @@ class Extractor:
                          value=dict(topic["value"]), rule_id="answer-to-screening-question", source="discourse",
                          experiencer=topic["experiencer"], detail=topic.get("detail") if topic["experiencer"] == "other" else None)
             mm.cue("type", "answer to the question in the previous turn")
-            if cls == "neg":
-                mm.polarity = "negated"
-                mm.cue("polarity", reply.text[cspan[0]:cspan[1]] if cspan else "no")
-            elif cls == "hedge":
-                assert cspan is not None  # a hedge answer always comes with its matched span
-                mm.certainty = "possible"
-                mm.cue("certainty", reply.text[cspan[0]:cspan[1]])
-                if NEG_HEDGES.match(ANSWER_PREFIX.sub("", reply.text.strip())):
-                    mm.polarity = "negated"
-                    mm.cue("polarity", reply.text[cspan[0]:cspan[1]])
-            elif cls == "content":
-                mm.flags.append("answer_inferred")
-            tb = [b for b, _ in reply.times]
-            if tb and cls != "neg":
-                mm.temporality = tb[0]
-            elif topic["temporality"]:
-                mm.temporality = topic["temporality"]
-            if topic["type"] == "RISK_FACTOR" and topic["value"].get("factor") == "family_history_suicide":
-                mm.experiencer = "other"
-                mm.fixed.add("experiencer")
+            self._answer_attrs(mm, cls, cspan, reply, topic)
             reply.mentions.append(mm)
+
+    @staticmethod
+    def _method_answer(reply: Turn) -> bool:
+        """A RISK item for the answer to a question about method; False when there is none to add."""
+        means = [m for m in reply.mentions if m.type == "MEANS" and not m.drop]
+        meth = MEANS_TO_METHOD.get(means[0].value.get("means")) if means else None
+        s: int | None
+        e: int | None
+        tm = re.search(r"\b(i've|i have|i|i'd|i've been) (thought|been thinking|thinking) about (that|it|this|using (it|that|them))\b", reply.text, ICASE)
+        if tm:
+            s, e = tm.start(), tm.end()
+        elif means:
+            s, e = means[0].start, means[0].end
+        else:
+            s = e = None
+        if s is not None and e is not None and not any(m.type == "RISK" and m.start <= s < m.end for m in reply.mentions):
+            mm = Mention(turn=reply.idx, start=s, end=e, type="RISK", subtype="ideation_active",
+                         rule_id="answer-method-question", source="discourse",
+                         value={"method": meth} if meth else {})
+            mm.cue("type", "answer to a question about method")
+            reply.mentions.append(mm)
+            return True
+        return False
+
+    @staticmethod
+    def _answer_attrs(mm: Mention, cls: str, cspan: tuple[int, int] | None, reply: Turn, topic: dict) -> None:
+        """Polarity, certainty and time of an answer item, from the kind of answer and the question."""
+        if cls == "neg":
+            mm.polarity = "negated"
+            mm.cue("polarity", reply.text[cspan[0]:cspan[1]] if cspan else "no")
+        elif cls == "hedge":
+            assert cspan is not None  # a hedge answer always comes with its matched span
+            mm.certainty = "possible"
+            mm.cue("certainty", reply.text[cspan[0]:cspan[1]])
+            if NEG_HEDGES.match(ANSWER_PREFIX.sub("", reply.text.strip())):
+                mm.polarity = "negated"
+                mm.cue("polarity", reply.text[cspan[0]:cspan[1]])
+        elif cls == "content":
+            mm.flags.append("answer_inferred")
+        tb = [b for b, _ in reply.times]
+        if tb and cls != "neg":
+            mm.temporality = tb[0]
+        elif topic["temporality"]:
+            mm.temporality = topic["temporality"]
+        if topic["type"] == "RISK_FACTOR" and topic["value"].get("factor") == "family_history_suicide":
+            mm.experiencer = "other"
+            mm.fixed.add("experiencer")
 
     def _proposal_replies(self, turn: Turn, reply: Turn):
         props = [m for m in turn.mentions if m.type in ("REFERRAL", "MEANS_SAFETY") and not m.drop and m.modality != "question"]
