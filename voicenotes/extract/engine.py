@@ -381,6 +381,34 @@ class Extractor:
         m = Mention(turn=turn.idx, start=sp.start_char, end=sp.end_char, type=spec.type,
                     value=dict(spec.value), rule_id=spec.id, flags=list(spec.flags))
         m.subtype = m.value.pop("subtype", None)
+        self._spec_fixed(m, spec)
+        temps = []
+        for mod in sp._.modifiers:
+            if not mod.allows(sp.label_.upper()):
+                continue
+            if sp.start <= mod.modifier_span[0] and mod.modifier_span[1] <= sp.end:
+                continue  # a cue inside the target never modifies it (medspaCy's overlap test misses this case)
+            cat = mod.category
+            s, e = mod.modifier_span
+            cue = doc[s:e].text
+            dist = min(abs(s - sp.end), abs(sp.start - e))
+            self._mod_polarity_certainty(m, cat, cue)
+            b = self._mod_time(cat, cue, sp, base)
+            if b:
+                temps.append((dist, b, cue))
+            self._mod_modality_experiencer(m, cat, cue)
+        if re.search(r"\b(history of|hx of|h/o)\b", sp.text, ICASE):
+            temps.append((0, "past", "history of"))
+        if temps:
+            temps.sort(key=lambda x: (x[0], {"past": 0, "recent": 1, "future": 2, "current": 3}[x[1]]))
+            m.temporality = temps[0][1]
+            m.cue("temporality", temps[0][2])
+        self._mention_tail(m, sp, spec, mode)
+        return m
+
+    @staticmethod
+    def _spec_fixed(m: Mention, spec) -> None:
+        """Attributes the rule itself fixes; ConText cues do not change them."""
         if spec.certainty:
             m.certainty = spec.certainty
             m.fixed.add("certainty")
@@ -392,66 +420,63 @@ class Extractor:
         if spec.polarity:
             m.polarity = spec.polarity
             m.fixed.add("polarity")
-        temps = []
-        for mod in sp._.modifiers:
-            if not mod.allows(sp.label_.upper()):
-                continue
-            if sp.start <= mod.modifier_span[0] and mod.modifier_span[1] <= sp.end:
-                continue  # a cue inside the target never modifies it (medspaCy's overlap test misses this case)
-            cat = mod.category
-            s, e = mod.modifier_span
-            cue = doc[s:e].text
-            dist = min(abs(s - sp.end), abs(sp.start - e))
-            if cat in ("NEGATED", "NEGATED_POSSIBLE", "NEGATED_HISTORICAL", "NEGATED_IMPLIES_PAST") \
-                    and "polarity" not in m.fixed:
-                m.polarity = "negated"
-                m.cue("polarity", cue)
-            if cat in ("POSSIBLE", "NEGATED_POSSIBLE") and "certainty" not in m.fixed:
-                m.certainty = "possible"
-                m.cue("certainty", cue)
-            if cat in ("HISTORICAL", "NEGATED_HISTORICAL"):
-                temps.append((dist, "past", cue))
-            elif cat == "RECENT":
-                temps.append((dist, "recent", cue))
-            elif cat == "CURRENT":
-                temps.append((dist, "current", cue))
-            elif cat == "FUTURE":
-                temps.append((dist, "future", cue))
-            elif cat == "TIME":
-                b = nz.bucket(cue, base)
-                if b == "recent" and WEEKDAY.search(cue) and not re.search(r"\b(last|past|ago)\b", cue, ICASE):
-                    try:
-                        stext = sp.sent.text
-                    except Exception:  # no sentence boundaries on this span
-                        stext = sp.text
-                    if FUT_INTENT.search(stext) and not re.search(r"\b(was|were|had|did)\b", stext, ICASE):
-                        b = "future"  # "i'm gonna jump off the bridge on saturday"
-                if b:
-                    temps.append((dist, b, cue))
-            if cat in ("IMPLIES_PAST", "NEGATED_IMPLIES_PAST"):
-                m.implies_past = True
-                m.cue("implied_past", cue)
-            if cat == "CONDITIONAL" and m.modality == "actual":
-                m.modality = "conditional"
-                m.cue("modality", cue)
-            if cat == "HYPOTHETICAL":
-                m.modality = "hypothetical"
-                m.cue("modality", cue)
-            if cat in ("OTHER", "OTHER_PRONOUN") and "experiencer" not in m.fixed:
-                m.experiencer = "other"
-                m.exp_cue_kind = cat
-                words = cue.lower().split()
-                m.detail = words[-1] if words else None
-                m.cue("experiencer", cue)
-            if cat == "DECLINED":
-                m.value["_declined"] = True
-                m.cue("status", cue)
-        if re.search(r"\b(history of|hx of|h/o)\b", sp.text, ICASE):
-            temps.append((0, "past", "history of"))
-        if temps:
-            temps.sort(key=lambda x: (x[0], {"past": 0, "recent": 1, "future": 2, "current": 3}[x[1]]))
-            m.temporality = temps[0][1]
-            m.cue("temporality", temps[0][2])
+
+    @staticmethod
+    def _mod_polarity_certainty(m: Mention, cat: str, cue: str) -> None:
+        if cat in ("NEGATED", "NEGATED_POSSIBLE", "NEGATED_HISTORICAL", "NEGATED_IMPLIES_PAST") \
+                and "polarity" not in m.fixed:
+            m.polarity = "negated"
+            m.cue("polarity", cue)
+        if cat in ("POSSIBLE", "NEGATED_POSSIBLE") and "certainty" not in m.fixed:
+            m.certainty = "possible"
+            m.cue("certainty", cue)
+
+    @staticmethod
+    def _mod_time(cat: str, cue: str, sp, base) -> str | None:
+        """The time bucket a ConText cue gives its target, or None."""
+        if cat in ("HISTORICAL", "NEGATED_HISTORICAL"):
+            return "past"
+        elif cat == "RECENT":
+            return "recent"
+        elif cat == "CURRENT":
+            return "current"
+        elif cat == "FUTURE":
+            return "future"
+        elif cat == "TIME":
+            b = nz.bucket(cue, base)
+            if b == "recent" and WEEKDAY.search(cue) and not re.search(r"\b(last|past|ago)\b", cue, ICASE):
+                try:
+                    stext = sp.sent.text
+                except Exception:  # no sentence boundaries on this span
+                    stext = sp.text
+                if FUT_INTENT.search(stext) and not re.search(r"\b(was|were|had|did)\b", stext, ICASE):
+                    b = "future"  # "i'm gonna jump off the bridge on saturday"
+            return b
+        return None
+
+    @staticmethod
+    def _mod_modality_experiencer(m: Mention, cat: str, cue: str) -> None:
+        if cat in ("IMPLIES_PAST", "NEGATED_IMPLIES_PAST"):
+            m.implies_past = True
+            m.cue("implied_past", cue)
+        if cat == "CONDITIONAL" and m.modality == "actual":
+            m.modality = "conditional"
+            m.cue("modality", cue)
+        if cat == "HYPOTHETICAL":
+            m.modality = "hypothetical"
+            m.cue("modality", cue)
+        if cat in ("OTHER", "OTHER_PRONOUN") and "experiencer" not in m.fixed:
+            m.experiencer = "other"
+            m.exp_cue_kind = cat
+            words = cue.lower().split()
+            m.detail = words[-1] if words else None
+            m.cue("experiencer", cue)
+        if cat == "DECLINED":
+            m.value["_declined"] = True
+            m.cue("status", cue)
+
+    @staticmethod
+    def _mention_tail(m: Mention, sp, spec, mode) -> None:
         # reflexive third person in a session: someone else's behaviour
         if mode == "session" and "experiencer" not in m.fixed and m.type in ("RISK",) and \
                 re.search(r"\b(himself|herself|themselves)\b", sp.text, ICASE) and m.experiencer == "client":
@@ -463,7 +488,6 @@ class Extractor:
             m.value["_method_ctx"] = True
         if spec.means_from_context:
             m.value["_means_ctx"] = True
-        return m
 
     # ------------------------------------------------------------------ per-turn rules
     def _turn_rules(self, turn: Turn, turns, mode, base):
