@@ -505,59 +505,15 @@ class Extractor:
             sent = text[ss:se]
             span = text[m.start:m.end]
             if m.type == "RISK":
-                if not m.value.get("method") and m.subtype not in ("harm_to_others", "ideation_passive"):
-                    meth = _find_word(METHOD_WORDS, span)
-                    if not meth and m.subtype in ("attempt", "ideation_active", "preparatory", "self_harm", "plan", None):
-                        ws, we = max(ss, m.start - 30), min(se, m.end + 30)
-                        for name, pat in METHOD_WORDS:
-                            hit = re.search(r"\b(" + pat + r")\b", text[ws:we], ICASE)
-                            if hit:
-                                hs, he = ws + hit.start(), ws + hit.end()
-                                between = text[min(he, m.end):max(hs, m.start)] if hs >= m.end else text[he:m.start]
-                                if re.search(r"[.;,]|\b(but|and|reports|denies)\b", between, ICASE):
-                                    continue
-                                meth = name
-                                m.start, m.end = min(m.start, hs), max(m.end, he)
-                                m.cue("method", hit.group(0))
-                                break
-                    if meth and not (m.subtype == "self_harm" and meth not in ("cutting", "overdose", "hanging")):
-                        m.value["method"] = meth
+                self._risk_method(text, m, span, ss, se)
             elif m.type in ("MEANS", "MEANS_SAFETY"):
-                if not m.value.get("means"):
-                    mm = _find_word(MEANS_WORDS, span) if m.type == "MEANS_SAFETY" or m.value.get("_means_ctx") is None else None
-                    if mm and not (mm == "vehicle" and m.type == "MEANS_SAFETY"):
-                        m.value["means"] = mm
-                if m.type == "MEANS_SAFETY" and not m.value.get("action"):
-                    pre = text[max(ss, m.start - 40):m.start]
-                    if re.search(r"\b(hold|keep|store|take|pick up|come get|come pick up)\b", span, ICASE) and (
-                            re.search(rf"\b(she|he|they|someone|somebody|{PERSON_NOUN})\b|\b[A-Z][a-z]+\b", pre)
-                            or re.search(r"\b(at|in|to) (his|her|their|my|your) (\w+'?s? )?(house|place|home|apartment|car|truck|safe|office|locker|storage unit)\b", span, ICASE)):
-                        m.value["action"] = "hand_over"
-                    elif re.search(r"\block", span, ICASE) or (re.search(r"\b(hold|keep|store)\b", span, ICASE) and re.search(r"\block", sent, ICASE)):
-                        m.value["action"] = "lock"
+                self._means_values(text, m, span, sent, ss)
             elif m.type == "COPING":
                 self._coping_values(turn, m, sent, ss)
             elif m.type == "PROTECTIVE":
-                if not m.value.get("factor"):
-                    f = _nearest_word(PROTECTIVE_WORDS, text[ss:m.start], m.start - ss) if m.start > ss else None
-                    f = f or _find_word(PROTECTIVE_WORDS, span) or _nearest_word(PROTECTIVE_WORDS, text, m.start)
-                    if f:
-                        m.value["factor"] = f
+                self._protective_value(text, m, span, ss)
             elif m.type == "PRECIPITANT":
-                m.value.setdefault("event", span)
-                if base is not None and not m.value.get("date"):
-                    for tm in TIMEX.finditer(sent):
-                        if tm.group("day"):
-                            d, _ = nz.resolve_day(tm.group("day"), base, prefer="past")
-                            if d:
-                                m.value["date"] = d.isoformat()
-                                break
-                    if not m.value.get("date"):
-                        am = re.search(r"\b(\w+|a) (days?|weeks?|nights?) ago\b|\byesterday\b|\blast night\b", sent, ICASE)
-                        if am:
-                            d, _ = nz.resolve_day(am.group(0), base, prefer="past")
-                            if d:
-                                m.value["date"] = d.isoformat()
+                self._precipitant_values(m, span, sent, base)
             elif m.type == "REFERRAL":
                 self._referral_values(turn, m, sent, mode)
             elif m.type == "CONSENT" and (m.value.pop("_declined", None) or m.polarity == "negated"):
@@ -566,6 +522,69 @@ class Extractor:
             if m.type in ("MEANS_SAFETY", "FOLLOW_UP") and m.value.pop("_declined", None):
                 m.polarity = "negated"
             m.value.pop("_declined", None)
+
+    @staticmethod
+    def _risk_method(text: str, m: Mention, span: str, ss: int, se: int) -> None:
+        """The method of a risk item, from its words or a method word near it in the sentence."""
+        if not m.value.get("method") and m.subtype not in ("harm_to_others", "ideation_passive"):
+            meth = _find_word(METHOD_WORDS, span)
+            if not meth and m.subtype in ("attempt", "ideation_active", "preparatory", "self_harm", "plan", None):
+                ws, we = max(ss, m.start - 30), min(se, m.end + 30)
+                for name, pat in METHOD_WORDS:
+                    hit = re.search(r"\b(" + pat + r")\b", text[ws:we], ICASE)
+                    if hit:
+                        hs, he = ws + hit.start(), ws + hit.end()
+                        between = text[min(he, m.end):max(hs, m.start)] if hs >= m.end else text[he:m.start]
+                        if re.search(r"[.;,]|\b(but|and|reports|denies)\b", between, ICASE):
+                            continue
+                        meth = name
+                        m.start, m.end = min(m.start, hs), max(m.end, he)
+                        m.cue("method", hit.group(0))
+                        break
+            if meth and not (m.subtype == "self_harm" and meth not in ("cutting", "overdose", "hanging")):
+                m.value["method"] = meth
+
+    @staticmethod
+    def _means_values(text: str, m: Mention, span: str, sent: str, ss: int) -> None:
+        """The means of a MEANS or MEANS_SAFETY item, and the safety action (hand over, lock)."""
+        if not m.value.get("means"):
+            mm = _find_word(MEANS_WORDS, span) if m.type == "MEANS_SAFETY" or m.value.get("_means_ctx") is None else None
+            if mm and not (mm == "vehicle" and m.type == "MEANS_SAFETY"):
+                m.value["means"] = mm
+        if m.type == "MEANS_SAFETY" and not m.value.get("action"):
+            pre = text[max(ss, m.start - 40):m.start]
+            if re.search(r"\b(hold|keep|store|take|pick up|come get|come pick up)\b", span, ICASE) and (
+                    re.search(rf"\b(she|he|they|someone|somebody|{PERSON_NOUN})\b|\b[A-Z][a-z]+\b", pre)
+                    or re.search(r"\b(at|in|to) (his|her|their|my|your) (\w+'?s? )?(house|place|home|apartment|car|truck|safe|office|locker|storage unit)\b", span, ICASE)):
+                m.value["action"] = "hand_over"
+            elif re.search(r"\block", span, ICASE) or (re.search(r"\b(hold|keep|store)\b", span, ICASE) and re.search(r"\block", sent, ICASE)):
+                m.value["action"] = "lock"
+
+    @staticmethod
+    def _protective_value(text: str, m: Mention, span: str, ss: int) -> None:
+        if not m.value.get("factor"):
+            f = _nearest_word(PROTECTIVE_WORDS, text[ss:m.start], m.start - ss) if m.start > ss else None
+            f = f or _find_word(PROTECTIVE_WORDS, span) or _nearest_word(PROTECTIVE_WORDS, text, m.start)
+            if f:
+                m.value["factor"] = f
+
+    @staticmethod
+    def _precipitant_values(m: Mention, span: str, sent: str, base) -> None:
+        """The event of a precipitant and its date, from a day or an "ago" in the sentence."""
+        m.value.setdefault("event", span)
+        if base is not None and not m.value.get("date"):
+            for tm in TIMEX.finditer(sent):
+                if tm.group("day"):
+                    d, _ = nz.resolve_day(tm.group("day"), base, prefer="past")
+                    if d:
+                        m.value["date"] = d.isoformat()
+                        break
+            if not m.value.get("date"):
+                am = re.search(r"\b(\w+|a) (days?|weeks?|nights?) ago\b|\byesterday\b|\blast night\b", sent, ICASE)
+                if am:
+                    d, _ = nz.resolve_day(am.group(0), base, prefer="past")
+                    if d:
+                        m.value["date"] = d.isoformat()
 
     def _coping_values(self, turn, m, sent, ss):
         text = turn.text
