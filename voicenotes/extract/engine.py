@@ -726,6 +726,17 @@ class Extractor:
             return  # the counselor's rating question is not a rating
         if not (RATING_CTX.search(text) or prev_q):
             return
+        scale = self._rating_scale(turn, turns, prev_q)
+        nums = self._rating_numbers(turn, prev_q, scale)
+        if not nums:
+            return
+        for g in self._rating_groups(text, nums):
+            turn.mentions.append(self._rating_mention(turn, g, scale))
+
+    @staticmethod
+    def _rating_scale(turn: Turn, turns, prev_q: str | None) -> str | None:
+        """The rating scale ("0-10", "1-100") said in the turn or the question before it."""
+        text = turn.text
         scale_src = text if SCALE_RE.search(text) else (prev_q or "")
         scale = None
         sm = SCALE_RE.search(scale_src)
@@ -742,6 +753,12 @@ class Extractor:
                         break
                 if scale:
                     break
+        return scale
+
+    @staticmethod
+    def _rating_numbers(turn: Turn, prev_q: str | None, scale: str | None) -> list[tuple[int, int, Any]]:
+        """(start, end, value) of the numbers of the turn that read as a rating."""
+        text = turn.text
         masked = SCALE_RE.sub(lambda x: " " * len(x.group(0)), text)
         masked = re.sub(r"\b(scale|rate|rating|rated) (of|from)\b", lambda x: " " * len(x.group(0)), masked, flags=ICASE)
         nums = []
@@ -767,8 +784,11 @@ class Extractor:
             if not scale and v > 100:
                 continue
             nums.append((nm.start("num") if not pre else nm.start(), nm.end(), v))
-        if not nums:
-            return
+        return nums
+
+    @staticmethod
+    def _rating_groups(text: str, nums) -> list[list[tuple[int, int, Any]]]:
+        """Numbers a few words apart ("six or seven", "maybe a five, six") form one rating."""
         groups: list[list[tuple[int, int, Any]]] = []
         for n in nums:
             if groups:
@@ -778,31 +798,36 @@ class Extractor:
                     groups[-1].append(n)
                     continue
             groups.append([n])
-        for g in groups:
-            s, e = g[0][0], g[-1][1]
-            vals = [nz.clean_number(x[2]) for x in g]
-            value = vals[0] if len(vals) == 1 else [min(vals), max(vals)]
-            m = Mention(turn=turn.idx, start=s, end=e, type="DISTRESS", rule_id="distress-rating",
-                        value={"value": value})
-            if scale:
-                m.value["scale"] = scale
-            ss, se = _sent_of(turn, s)
-            tps = list(re.finditer(r"\b(at the (start|beginning)|start of|beginning of|initially|at first|by the end|at the end|end of the call|end of the session|by the close)\b", text[ss:se], ICASE))
-            tp = None
-            if tps:
-                def _d(x, ss=ss, s=s, e=e):
-                    a, b = ss + x.start(), ss + x.end()
-                    return (a - e) if a >= e else (s - b) + 5
-                tp = min(tps, key=_d)
-                if _d(tp) > 50:
-                    tp = None
-            if tp:
-                m.value["time_point"] = "start" if re.search(r"start|beginning|initially|first", tp.group(0), ICASE) else "end"
-                m.cue("time_point", tp.group(0))
-            if len(vals) > 1 or re.search(r"\b(maybe|like|about|around|i guess)\b", text[max(ss, s - 12):e], ICASE):
-                m.certainty = "possible"
-                m.cue("certainty", "range/hedge")
-            turn.mentions.append(m)
+        return groups
+
+    @staticmethod
+    def _rating_mention(turn: Turn, g, scale: str | None) -> Mention:
+        """The DISTRESS item of one rating, with its time point (start or end of the call) and hedge."""
+        text = turn.text
+        s, e = g[0][0], g[-1][1]
+        vals = [nz.clean_number(x[2]) for x in g]
+        value = vals[0] if len(vals) == 1 else [min(vals), max(vals)]
+        m = Mention(turn=turn.idx, start=s, end=e, type="DISTRESS", rule_id="distress-rating",
+                    value={"value": value})
+        if scale:
+            m.value["scale"] = scale
+        ss, se = _sent_of(turn, s)
+        tps = list(re.finditer(r"\b(at the (start|beginning)|start of|beginning of|initially|at first|by the end|at the end|end of the call|end of the session|by the close)\b", text[ss:se], ICASE))
+        tp = None
+        if tps:
+            def _d(x):
+                a, b = ss + x.start(), ss + x.end()
+                return (a - e) if a >= e else (s - b) + 5
+            tp = min(tps, key=_d)
+            if _d(tp) > 50:
+                tp = None
+        if tp:
+            m.value["time_point"] = "start" if re.search(r"start|beginning|initially|first", tp.group(0), ICASE) else "end"
+            m.cue("time_point", tp.group(0))
+        if len(vals) > 1 or re.search(r"\b(maybe|like|about|around|i guess)\b", text[max(ss, s - 12):e], ICASE):
+            m.certainty = "possible"
+            m.cue("certainty", "range/hedge")
+        return m
 
     def _followups(self, turn: Turn, turns, mode, base):
         text = turn.text
