@@ -858,15 +858,7 @@ class Extractor:
                 if mode == "dictation" and not re.search(r"\b(client|counselor|writer|clinician|she|he|i|we|they|you|patient)\b", sent[:cm.start()], ICASE) and not scheduled \
                         and not verb.startswith(("follow", "check")):
                     continue
-                tcut = 0
-                for b in re.finditer(r",\s*and\b(?!\s+if)|\band\b(?!\s+if)|;", before):
-                    tcut = b.end()
-                t_after = list(TIMEX.finditer(after_c))
-                t_before = list(TIMEX.finditer(before[tcut:]))
-                btxt_len = len(before) - tcut
-                times = t_after + t_before
-                dist = {id(t): t.start() for t in t_after}
-                dist.update({id(t): btxt_len - t.end() for t in t_before})
+                times, dist = self._followup_times(before, after_c)
                 obj_pair = re.search(r"^\s*(me|you|back|in with you)\b", after_c, ICASE) or "back" in verb or verb.startswith("check") or "you" in verb
                 if not (times or obj_pair or scheduled):
                     continue
@@ -874,92 +866,143 @@ class Extractor:
                     continue
                 # who
                 who = None
-                subj_rx = r"\b((?i:i'd|i'll|i|you'll|you|we'll|we|he|she|they|client|counselor|writer|clinician|this writer)|[A-Z][a-z]+)\b"
-                subj = list(re.finditer(subj_rx, before_c if before_c.strip() else before))
-                if not subj or all(x.group(1) in NOT_NAMES - {"I", "You", "Me"} for x in subj):
-                    subj = [x for x in re.finditer(subj_rx, sent[:cm.start()]) if x.group(1) not in NOT_NAMES - {"I", "You"}]
-                dep_subj = self._dep_subject(turn, ss + cm.start())
-                frm = re.match(r"\s*(?:\w+\s+){0,2}from\s+(this writer|the writer|writer|the counselor|counselor|me|us|the clinician|clinician|the client|client)\b", after_c, ICASE)
-                if frm:
-                    subj = []
-                    dep_subj = "counselor" if frm.group(1).lower() not in ("the client", "client") else "client"
-                    if turn.role == "client" and frm.group(1).lower() in ("me", "us"):
-                        dep_subj = "client"
+                subj, dep_subj = self._followup_subjects(turn, sent, ss, cm, before, before_c, after_c)
                 if subj or dep_subj:
                     w = subj[-1].group(1) if subj else dep_subj
                     assert w is not None  # one of the two is set on this branch
-                    wl = w.lower()
-                    if wl.startswith("i") and wl in ("i", "i'd", "i'll"):
-                        who = turn.role if turn.role in ("counselor", "client") else None
-                    elif wl.startswith("you"):
-                        who = {"counselor": "client", "client": "counselor"}.get(turn.role)
-                    elif wl.startswith("we"):
-                        who = "counselor" if turn.role == "counselor" else None
-                    elif wl in ("counselor", "writer", "clinician", "this writer"):
-                        who = "counselor"
-                    elif wl in ("client",) or (wl in ("he", "she") and mode == "dictation"):
-                        who = "client"
-                    elif w[0].isupper() and w not in NOT_NAMES:
-                        who = "other"
+                    who = self._followup_who(w, turn, mode)
                 elif mode == "dictation" and scheduled:
                     who = None
-                day = tme = None
-                raw = []
-                for tm in sorted(times, key=lambda x: dist[id(x)]):
-                    if tm.group("day") and not day:
-                        day = tm.group("day")
-                        raw.append(day)
-                    elif tm.group("time") and not tme:
-                        tme = tm.group("time")
-                        raw.append(tme)
+                day, tme, raw = self._followup_day_time(times, dist)
                 vl = verb.lower()
                 action = ("call" if "call" in vl else "text" if vl.startswith("text") else "check_in" if vl.startswith("check")
                           else "follow_up" if vl.startswith("follow") else "meet" if vl.startswith(("see", "meet"))
                           else "visit")
                 value: dict[str, Any] = {"who": who, "action": action}
-                ambiguity: list[str] = []
-                when = None
-                if base is not None:
-                    date = None
-                    if day:
-                        date, notes = nz.resolve_day(day, base, prefer="future")
-                        ambiguity += notes
-                    elif tme and last_date:
-                        date = last_date
-                    elif tme:
-                        date = base.date()
-                    if date:
-                        last_date = date
-                        when = date.isoformat()
-                        if tme:
-                            r = nz.resolve_time(tme)
-                            if r:
-                                h, mi, notes = r
-                                ambiguity += notes
-                                when = f"{date.isoformat()}T{h:02d}:{mi:02d}:00"
-                if raw:
-                    value["when_raw"] = " ".join(raw)
-                if when:
-                    value["when"] = when
-                if ambiguity:
-                    value["ambiguity"] = sorted(set(ambiguity))
-                cond = re.search(r"\b(if|unless|in case)\b[^,.;]*", sent, ICASE)
-                if cond and (cond.start() < cm.start() or cond.start() < cm.end() + len(after_c)):
-                    value["condition"] = cond.group(0)
-                st = ss + prev_end + cut + (subj[-1].start() if subj and before_c.strip() else len(before_c))
-                st = min(st, ss + cm.start())
-                en = ss + cm.end()
-                ends = [ss + cm.end() + t.end() for t in TIMEX.finditer(after_c)]
-                if ends:
-                    en = max(en, max(ends))
-                else:
-                    en = min(ss + cm.end() + len(after_c.rstrip(" ,.?")), ss + cm.end() + 60)
-                while st < en and turn.text[st] in " ,;":
-                    st += 1
+                when, ambiguity, last_date = self._followup_when(day, tme, base, last_date)
+                self._followup_value_extras(value, raw, when, ambiguity, sent, cm, after_c)
+                st, en = self._followup_span(turn, ss, prev_end + cut, subj, before_c, cm, after_c)
                 m = Mention(turn=turn.idx, start=st, end=en, type="FOLLOW_UP", rule_id="follow-up", value=value)
                 m.temporality = "future"
                 m.cue("type", verb)
                 turn.mentions.append(m)
+
+    @staticmethod
+    def _followup_times(before: str, after_c: str):
+        """The time expressions around a contact verb, with their distance from it."""
+        tcut = 0
+        for b in re.finditer(r",\s*and\b(?!\s+if)|\band\b(?!\s+if)|;", before):
+            tcut = b.end()
+        t_after = list(TIMEX.finditer(after_c))
+        t_before = list(TIMEX.finditer(before[tcut:]))
+        btxt_len = len(before) - tcut
+        times = t_after + t_before
+        dist = {id(t): t.start() for t in t_after}
+        dist.update({id(t): btxt_len - t.end() for t in t_before})
+        return times, dist
+
+    @staticmethod
+    def _followup_value_extras(value: dict, raw, when, ambiguity, sent: str, cm, after_c: str) -> None:
+        """The when (as said and resolved), its ambiguity notes and an "if ..." condition."""
+        if raw:
+            value["when_raw"] = " ".join(raw)
+        if when:
+            value["when"] = when
+        if ambiguity:
+            value["ambiguity"] = sorted(set(ambiguity))
+        cond = re.search(r"\b(if|unless|in case)\b[^,.;]*", sent, ICASE)
+        if cond and (cond.start() < cm.start() or cond.start() < cm.end() + len(after_c)):
+            value["condition"] = cond.group(0)
+
+    def _followup_subjects(self, turn: Turn, sent: str, ss: int, cm, before: str, before_c: str, after_c: str):
+        """The subject words before a contact verb, and the dependency parse's subject (or the
+        one a "from the counselor" after the verb names)."""
+        subj_rx = r"\b((?i:i'd|i'll|i|you'll|you|we'll|we|he|she|they|client|counselor|writer|clinician|this writer)|[A-Z][a-z]+)\b"
+        subj = list(re.finditer(subj_rx, before_c if before_c.strip() else before))
+        if not subj or all(x.group(1) in NOT_NAMES - {"I", "You", "Me"} for x in subj):
+            subj = [x for x in re.finditer(subj_rx, sent[:cm.start()]) if x.group(1) not in NOT_NAMES - {"I", "You"}]
+        dep_subj = self._dep_subject(turn, ss + cm.start())
+        frm = re.match(r"\s*(?:\w+\s+){0,2}from\s+(this writer|the writer|writer|the counselor|counselor|me|us|the clinician|clinician|the client|client)\b", after_c, ICASE)
+        if frm:
+            subj = []
+            dep_subj = "counselor" if frm.group(1).lower() not in ("the client", "client") else "client"
+            if turn.role == "client" and frm.group(1).lower() in ("me", "us"):
+                dep_subj = "client"
+        return subj, dep_subj
+
+    @staticmethod
+    def _followup_who(w: str, turn: Turn, mode) -> str | None:
+        """Who does the follow-up, from its subject word and the speaker."""
+        who = None
+        wl = w.lower()
+        if wl.startswith("i") and wl in ("i", "i'd", "i'll"):
+            who = turn.role if turn.role in ("counselor", "client") else None
+        elif wl.startswith("you"):
+            who = {"counselor": "client", "client": "counselor"}.get(turn.role)
+        elif wl.startswith("we"):
+            who = "counselor" if turn.role == "counselor" else None
+        elif wl in ("counselor", "writer", "clinician", "this writer"):
+            who = "counselor"
+        elif wl in ("client",) or (wl in ("he", "she") and mode == "dictation"):
+            who = "client"
+        elif w[0].isupper() and w not in NOT_NAMES:
+            who = "other"
+        return who
+
+    @staticmethod
+    def _followup_day_time(times, dist):
+        """The nearest day and clock time of a follow-up, and their words as said."""
+        day = tme = None
+        raw = []
+        for tm in sorted(times, key=lambda x: dist[id(x)]):
+            if tm.group("day") and not day:
+                day = tm.group("day")
+                raw.append(day)
+            elif tm.group("time") and not tme:
+                tme = tm.group("time")
+                raw.append(tme)
+        return day, tme, raw
+
+    @staticmethod
+    def _followup_when(day, tme, base, last_date):
+        """The date (and time) of a follow-up as ISO text, the ambiguity notes, and the date a
+        later bare clock time in the turn refers to."""
+        ambiguity: list[str] = []
+        when = None
+        if base is not None:
+            date = None
+            if day:
+                date, notes = nz.resolve_day(day, base, prefer="future")
+                ambiguity += notes
+            elif tme and last_date:
+                date = last_date
+            elif tme:
+                date = base.date()
+            if date:
+                last_date = date
+                when = date.isoformat()
+                if tme:
+                    r = nz.resolve_time(tme)
+                    if r:
+                        h, mi, notes = r
+                        ambiguity += notes
+                        when = f"{date.isoformat()}T{h:02d}:{mi:02d}:00"
+        return when, ambiguity, last_date
+
+    @staticmethod
+    def _followup_span(turn: Turn, ss: int, clause_off: int, subj, before_c: str, cm, after_c: str):
+        """The follow-up's span: from its subject (or verb) to its last time expression."""
+        st = ss + clause_off + (subj[-1].start() if subj and before_c.strip() else len(before_c))
+        st = min(st, ss + cm.start())
+        en = ss + cm.end()
+        ends = [ss + cm.end() + t.end() for t in TIMEX.finditer(after_c)]
+        if ends:
+            en = max(en, max(ends))
+        else:
+            en = min(ss + cm.end() + len(after_c.rstrip(" ,.?")), ss + cm.end() + 60)
+        while st < en and turn.text[st] in " ,;":
+            st += 1
+        return st, en
 
     def _dep_subject(self, turn: Turn, char: int) -> str | None:
         """The grammatical subject of the verb at ``char`` from the dependency parse (statistical
