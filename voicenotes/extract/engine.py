@@ -1146,60 +1146,80 @@ class Extractor:
         return "content", None
 
     def _discourse(self, turns, base):
+        other_focus = self._other_focus(turns)
+        for ti, turn in enumerate(turns):
+            nxt = turns[ti + 1] if ti + 1 < len(turns) else None
+            reply = nxt if nxt is not None and nxt.role != "counselor" else None
+            if turn.role == "counselor":
+                self._counselor_turn(turn, reply, turns)
+            elif turn.role in ("client", "unknown"):
+                self._client_references(turn, turns, ti)
+                if other_focus:
+                    self._other_focus_means(turn)
+        self._carry_narrative_time(turns)
+
+    @staticmethod
+    def _other_focus(turns) -> bool:
+        """Whether the session talks about someone else's risk ("he tried to ...")."""
         other_focus = False
         for t in turns:
             for m in t.mentions:
                 if m.type == "RISK" and m.experiencer == "other" and m.exp_cue_kind == "OTHER_PRONOUN" and m.modality == "actual":
                     other_focus = True
-        for ti, turn in enumerate(turns):
-            nxt = turns[ti + 1] if ti + 1 < len(turns) else None
-            reply = nxt if nxt is not None and nxt.role != "counselor" else None
-            if turn.role == "counselor":
-                # counselor references inside statements / proposals are not items (README "Where an item sits")
-                qsents = []
-                for ss, se in turn.sents:
-                    topic = self._question_topic(turn, ss, se)
-                    if topic:
-                        turn.questions.append(topic)
-                        qsents.append((ss, se))
-                for m in turn.mentions:
-                    if m.modality == "question" or m.drop:
-                        continue
-                    if m.type in ("MEANS", "RISK_FACTOR") and DEFINITE.search(turn.text[max(0, m.start - 25):m.start]):
-                        ss, se = _sent_of(turn, m.start)
-                        if not ASSERT_POSSESS.search(turn.text[ss:m.start]) or turn.text[ss:se].rstrip().endswith("?"):
-                            m.drop = True
-                    if m.type == "CONSENT" and turn.text[slice(*_sent_of(turn, m.start))].rstrip().endswith("?"):
-                        m.drop = True
-                    if m.type in RISK_TYPES and turn.text[slice(*_sent_of(turn, m.start))].rstrip().endswith("?") and m.modality != "question":
-                        m.drop = True  # open question mentioning a risk word; the safety net still sees it
-                if reply is not None:
-                    self._answers(turn, reply, turns)
-                    self._proposal_replies(turn, reply)
-                    self._special_questions(turn, reply)
-                elif nxt is None or nxt.role == "counselor":
-                    pass
-            elif turn.role in ("client", "unknown"):
-                for m in turn.mentions:
-                    if m.type == "MEANS" and DEFINITE.search(turn.text[max(0, m.start - 25):m.start]) and \
-                            not ASSERT_POSSESS.search(turn.text[slice(*_sent_of(turn, m.start))]) and any(
-                            x.type == "MEANS" and x.value.get("means") == m.value.get("means") and not x.drop
-                            for pt in turns[max(0, ti - 30):ti] for x in pt.mentions):
-                        m.drop = True  # a reference back to means already in the draft
-                    ss_, se_ = _sent_of(turn, m.start)
-                    clause = re.split(r"\bbut\b|;", turn.text[ss_:m.start], flags=ICASE)[-1] + turn.text[m.start:m.end] + \
-                        re.split(r"\bbut\b|;|,", turn.text[m.end:se_], flags=ICASE)[0]
-                    if m.type == "REFERRAL" and not CLIENT_REF_ACTION.search(clause):
-                        m.drop = True
-                if other_focus:
-                    for m in turn.mentions:
-                        if m.type in ("MEANS",) and m.experiencer == "client":
-                            ss, se = _sent_of(turn, m.start)
-                            pre = turn.text[ss:m.start]
-                            if re.search(r"\b(he|she|they)\b", pre, ICASE) and not re.search(r"\b(i|my|me)\b", pre, ICASE):
-                                m.experiencer = "other"
-                                m.cue("experiencer", "he/she")
-        # narrative time carried over from the previous turns of the same speaker
+        return other_focus
+
+    def _counselor_turn(self, turn: Turn, reply: Turn | None, turns) -> None:
+        """A counselor turn's questions; its references inside statements and proposals are not
+        items (README "Where an item sits"); then the client's reply to it."""
+        for ss, se in turn.sents:
+            topic = self._question_topic(turn, ss, se)
+            if topic:
+                turn.questions.append(topic)
+        for m in turn.mentions:
+            if m.modality == "question" or m.drop:
+                continue
+            if m.type in ("MEANS", "RISK_FACTOR") and DEFINITE.search(turn.text[max(0, m.start - 25):m.start]):
+                ss, se = _sent_of(turn, m.start)
+                if not ASSERT_POSSESS.search(turn.text[ss:m.start]) or turn.text[ss:se].rstrip().endswith("?"):
+                    m.drop = True
+            if m.type == "CONSENT" and turn.text[slice(*_sent_of(turn, m.start))].rstrip().endswith("?"):
+                m.drop = True
+            if m.type in RISK_TYPES and turn.text[slice(*_sent_of(turn, m.start))].rstrip().endswith("?") and m.modality != "question":
+                m.drop = True  # open question mentioning a risk word; the safety net still sees it
+        if reply is not None:
+            self._answers(turn, reply, turns)
+            self._proposal_replies(turn, reply)
+            self._special_questions(turn, reply)
+
+    @staticmethod
+    def _client_references(turn: Turn, turns, ti: int) -> None:
+        """A client's reference back to means already named, or to a referral without acting on
+        it, is not an item."""
+        for m in turn.mentions:
+            if m.type == "MEANS" and DEFINITE.search(turn.text[max(0, m.start - 25):m.start]) and \
+                    not ASSERT_POSSESS.search(turn.text[slice(*_sent_of(turn, m.start))]) and any(
+                    x.type == "MEANS" and x.value.get("means") == m.value.get("means") and not x.drop
+                    for pt in turns[max(0, ti - 30):ti] for x in pt.mentions):
+                m.drop = True  # a reference back to means already in the draft
+            ss_, se_ = _sent_of(turn, m.start)
+            clause = re.split(r"\bbut\b|;", turn.text[ss_:m.start], flags=ICASE)[-1] + turn.text[m.start:m.end] + \
+                re.split(r"\bbut\b|;|,", turn.text[m.end:se_], flags=ICASE)[0]
+            if m.type == "REFERRAL" and not CLIENT_REF_ACTION.search(clause):
+                m.drop = True
+
+    @staticmethod
+    def _other_focus_means(turn: Turn) -> None:
+        """In a session about someone else's risk, means after "he/she" are theirs."""
+        for m in turn.mentions:
+            if m.type in ("MEANS",) and m.experiencer == "client":
+                ss, se = _sent_of(turn, m.start)
+                pre = turn.text[ss:m.start]
+                if re.search(r"\b(he|she|they)\b", pre, ICASE) and not re.search(r"\b(i|my|me)\b", pre, ICASE):
+                    m.experiencer = "other"
+                    m.cue("experiencer", "he/she")
+
+    def _carry_narrative_time(self, turns) -> None:
+        """Narrative time carried over from the previous turns of the same speaker."""
         for ti, turn in enumerate(turns):
             for m in turn.mentions:
                 if m.temporality is None and m.type in ("RISK", "MEANS") and m.modality == "actual" and turn.role == "client":
