@@ -1417,55 +1417,84 @@ class Extractor:
             for m in t.mentions:
                 if m.drop:
                     continue
-                if m.type == "RISK" and m.experiencer == "other" and m.modality == "actual" and m.polarity == "affirmed" and (
-                        (m.exp_cue_kind == "OTHER" and (m.temporality == "past" or m.subtype == "attempt"))
-                        or m.temporality == "past"):
-                    m.type = "RISK_FACTOR"
-                    kin = re.search(rf"\b({KIN})\b", m.detail or "", ICASE)
-                    m.value = {"factor": "family_history_suicide" if kin else "exposure_to_suicide"}
-                    m.subtype = None
-                    m.cue("type", "someone else's suicidal behaviour")
-                elif m.type in ("RISK_FACTOR", "PRECIPITANT") and m.experiencer == "other" and \
-                        m.value.get("factor") not in ("family_history_suicide", "exposure_to_suicide") and "experiencer" not in m.fixed:
-                    focus = any(x.type == "RISK" and x.experiencer == "other" and x.exp_cue_kind == "OTHER_PRONOUN" for x in all_m)
-                    own = re.search(r"\b(my|i|i'm|i've)\s+$" if t.role == "client" else
-                                    (r"\b(his|her|he|she|he's|she's|client's|the client's)\s+$" if mode == "dictation" else r"\bmy\s+$"),
-                                    t.text[max(0, m.start - 16):m.start], ICASE)
-                    if own and m.type == "RISK_FACTOR":
-                        # "his girlfriend worries about HIS drinking": the relative is the reporter
-                        m.experiencer = "client"
-                        m.cue("experiencer", own.group(0).strip())
-                    elif not focus or m.type == "PRECIPITANT" or m.value.get("factor") == "recent_loss":
-                        m.drop = True
-                if m.type == "RISK_FACTOR" and m.value.get("factor") == "family_history_suicide" and (
-                        (m.detail and re.fullmatch(rf"({FRIENDS})", m.detail, ICASE))
-                        or (not m.detail and re.search(rf"\b({FRIENDS}|guy|girl|kid|student|someone|somebody)\b(\s+\w+){{0,3}}\s*$",
-                                                       t.text[max(0, m.start - 40):m.start], ICASE)
-                            and not re.search(rf"\b({KIN})\b(\s+\w+){{0,3}}\s*$", t.text[max(0, m.start - 40):m.start], ICASE))):
-                    m.value["factor"] = "exposure_to_suicide"
-                if m.type == "RISK" and m.value.get("_method_ctx") and not m.value.get("method"):
-                    meth = None
-                    for pt in [t] + list(reversed(turns[max(0, t.idx - 4):t.idx])):
-                        ms = [x for x in pt.mentions if x.type == "MEANS" and x.value.get("means") and (pt is not t or x.start < m.start)]
-                        if ms:
-                            meth = MEANS_TO_METHOD.get(ms[-1].value["means"])
-                            break
-                    if meth:
-                        m.value["method"] = meth
-                        m.cue("method", "means talked about")
-                if m.type in ("MEANS", "MEANS_SAFETY") and not m.value.get("means"):
-                    for pt in [t] + list(reversed(turns[max(0, t.idx - 6):t.idx])):
-                        ms = [x for x in pt.mentions if x.type == "MEANS" and x.value.get("means") and (pt is not t or x.start < m.start)]
-                        if not ms and pt is t:
-                            ms = [x for x in pt.mentions if x.type in ("MEANS",) and x.value.get("means")]
-                        if ms:
-                            m.value["means"] = ms[-1].value["means"]
-                            m.cue("means", "earlier mention")
-                            break
+                self._post_other_person(t, m, all_m, mode)
+                self._post_friend_exposure(t, m)
+                self._post_method_from_means(t, m, turns)
+                self._post_means_from_earlier(t, m, turns)
                 for k in [k for k in m.value if k.startswith("_")]:
                     m.value.pop(k, None)
         # a definite reference back to means already in the draft ("lock up the medication") is
         # part of the step, not a new access item
+        self._drop_means_references(turns, mode)
+        # implied earlier episode ("if the urges come back", "no longer")
+        self._implied_past_episodes(turns)
+        # distress time points across a session: first and last rating
+        self._distress_time_points(turns, mode)
+
+    @staticmethod
+    def _post_other_person(t: Turn, m: Mention, all_m, mode) -> None:
+        """Someone else's suicidal behaviour is a risk factor of the client; someone else's risk
+        factor or precipitant is dropped unless the session is about that person."""
+        if m.type == "RISK" and m.experiencer == "other" and m.modality == "actual" and m.polarity == "affirmed" and (
+                (m.exp_cue_kind == "OTHER" and (m.temporality == "past" or m.subtype == "attempt"))
+                or m.temporality == "past"):
+            m.type = "RISK_FACTOR"
+            kin = re.search(rf"\b({KIN})\b", m.detail or "", ICASE)
+            m.value = {"factor": "family_history_suicide" if kin else "exposure_to_suicide"}
+            m.subtype = None
+            m.cue("type", "someone else's suicidal behaviour")
+        elif m.type in ("RISK_FACTOR", "PRECIPITANT") and m.experiencer == "other" and \
+                m.value.get("factor") not in ("family_history_suicide", "exposure_to_suicide") and "experiencer" not in m.fixed:
+            focus = any(x.type == "RISK" and x.experiencer == "other" and x.exp_cue_kind == "OTHER_PRONOUN" for x in all_m)
+            own = re.search(r"\b(my|i|i'm|i've)\s+$" if t.role == "client" else
+                            (r"\b(his|her|he|she|he's|she's|client's|the client's)\s+$" if mode == "dictation" else r"\bmy\s+$"),
+                            t.text[max(0, m.start - 16):m.start], ICASE)
+            if own and m.type == "RISK_FACTOR":
+                # "his girlfriend worries about HIS drinking": the relative is the reporter
+                m.experiencer = "client"
+                m.cue("experiencer", own.group(0).strip())
+            elif not focus or m.type == "PRECIPITANT" or m.value.get("factor") == "recent_loss":
+                m.drop = True
+
+    @staticmethod
+    def _post_friend_exposure(t: Turn, m: Mention) -> None:
+        """A friend's (not a relative's) suicide is exposure, not family history."""
+        if m.type == "RISK_FACTOR" and m.value.get("factor") == "family_history_suicide" and (
+                (m.detail and re.fullmatch(rf"({FRIENDS})", m.detail, ICASE))
+                or (not m.detail and re.search(rf"\b({FRIENDS}|guy|girl|kid|student|someone|somebody)\b(\s+\w+){{0,3}}\s*$",
+                                               t.text[max(0, m.start - 40):m.start], ICASE)
+                    and not re.search(rf"\b({KIN})\b(\s+\w+){{0,3}}\s*$", t.text[max(0, m.start - 40):m.start], ICASE))):
+            m.value["factor"] = "exposure_to_suicide"
+
+    @staticmethod
+    def _post_method_from_means(t: Turn, m: Mention, turns) -> None:
+        """A risk item's method from the means talked about in this or the previous turns."""
+        if m.type == "RISK" and m.value.get("_method_ctx") and not m.value.get("method"):
+            meth = None
+            for pt in [t] + list(reversed(turns[max(0, t.idx - 4):t.idx])):
+                ms = [x for x in pt.mentions if x.type == "MEANS" and x.value.get("means") and (pt is not t or x.start < m.start)]
+                if ms:
+                    meth = MEANS_TO_METHOD.get(ms[-1].value["means"])
+                    break
+            if meth:
+                m.value["method"] = meth
+                m.cue("method", "means talked about")
+
+    @staticmethod
+    def _post_means_from_earlier(t: Turn, m: Mention, turns) -> None:
+        """A means item without its means takes the one of an earlier mention."""
+        if m.type in ("MEANS", "MEANS_SAFETY") and not m.value.get("means"):
+            for pt in [t] + list(reversed(turns[max(0, t.idx - 6):t.idx])):
+                ms = [x for x in pt.mentions if x.type == "MEANS" and x.value.get("means") and (pt is not t or x.start < m.start)]
+                if not ms and pt is t:
+                    ms = [x for x in pt.mentions if x.type in ("MEANS",) and x.value.get("means")]
+                if ms:
+                    m.value["means"] = ms[-1].value["means"]
+                    m.cue("means", "earlier mention")
+                    break
+
+    @staticmethod
+    def _drop_means_references(turns, mode) -> None:
         seen_means: list = []
         for t in turns:
             for m in t.mentions:
@@ -1484,7 +1513,9 @@ class Extractor:
                         m.drop = True
                         continue
                 seen_means.append(m)
-        # implied earlier episode ("if the urges come back", "no longer")
+
+    @staticmethod
+    def _implied_past_episodes(turns) -> None:
         for t in turns:
             for m in list(t.mentions):
                 if m.drop or not m.implies_past or m.type not in ("RISK", "RISK_FACTOR"):
@@ -1500,7 +1531,9 @@ class Extractor:
                             flags=["implied_past"], fixed=set(m.fixed))
                 c.cue("temporality", (m.cues.get("implied_past") or ["implied"])[0])
                 t.mentions.append(c)
-        # distress time points across a session: first and last rating
+
+    @staticmethod
+    def _distress_time_points(turns, mode) -> None:
         ratings = [m for t in turns for m in t.mentions if m.type == "DISTRESS" and not m.drop]
         if mode == "session" and len({m.turn for m in ratings}) >= 2:
             if "time_point" not in ratings[0].value:
