@@ -73,13 +73,9 @@ def _required(pattern) -> frozenset | None:
     key = id(pattern)
     if key in _REQ:
         return _REQ[key][1]
-    try:
-        # the regex parser is a CPython internal that typeshed does not describe
-        from re import _constants as C  # type: ignore[attr-defined]
-        from re import _parser as P  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - older Pythons
-        _REQ[key] = (pattern, None)
-        return None
+    # the regex parser is a CPython internal (re._parser since 3.11) that typeshed does not describe
+    from re import _constants as C  # type: ignore[attr-defined]
+    from re import _parser as P  # type: ignore[attr-defined]
 
     try:
         res = _required_seq(P.parse(pattern.pattern, pattern.flags), C)
