@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from voicenotes import __version__
 from voicenotes.errors import InputError
@@ -100,6 +101,24 @@ def _times(seg: Segment, os_: int, oe: int) -> tuple[float | None, float | None]
     return None, None
 
 
+def _asr_info(seg, t0, t1) -> dict[str, Any]:
+    """The recognizer's confidence around an item's quote, from its segment and words."""
+    asr: dict[str, Any] = {"verify": bool(seg.verify)}
+    if seg.verify_reasons:
+        asr["verify_reasons"] = list(seg.verify_reasons)
+    for k in ("avg_logprob", "no_speech_prob", "compression_ratio"):
+        v = getattr(seg, k)
+        if v is not None:
+            asr[k] = v
+    if seg.words:
+        lows = [w for w in seg.words if w.probability is not None and w.probability < 0.5]
+        ws = [w for w in seg.words if t0 is not None and w.end > t0 and w.start < (t1 or 0)]
+        if ws:
+            asr["min_word_probability"] = round(min(w.probability for w in ws), 3)
+        asr["low_confidence_words"] = len(lows)
+    return asr
+
+
 def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
                   session_start: str | None = None, rules_paths: Sequence[Path] = (),
                   use_model: bool | None = None, semantic: bool | None = None) -> ItemSet:
@@ -150,19 +169,7 @@ def extract_items(transcript: Transcript, *, mode: str | None = "dictation",
             quote = seg.text[os_:oe]
             t0, t1 = _times(seg, os_, oe)
             cues = {k: list(v) for k, v in m.cues.items()}
-            asr = {"verify": bool(seg.verify)}
-            if seg.verify_reasons:
-                asr["verify_reasons"] = list(seg.verify_reasons)
-            for k in ("avg_logprob", "no_speech_prob", "compression_ratio"):
-                v = getattr(seg, k)
-                if v is not None:
-                    asr[k] = v
-            if seg.words:
-                lows = [w for w in seg.words if w.probability is not None and w.probability < 0.5]
-                ws = [w for w in seg.words if t0 is not None and w.end > t0 and w.start < (t1 or 0)]
-                if ws:
-                    asr["min_word_probability"] = round(min(w.probability for w in ws), 3)
-                asr["low_confidence_words"] = len(lows)
+            asr = _asr_info(seg, t0, t1)
             flags = list(dict.fromkeys(m.flags))
             if seg.verify and m.type in ("RISK", "RISK_FACTOR", "MEANS"):
                 flags.append("verify_audio")

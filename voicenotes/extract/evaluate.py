@@ -72,7 +72,7 @@ def values_equal(key: str, gold: Any, pred: Any) -> bool:
     if isinstance(gold, (int, float)) and isinstance(pred, (int, float)):
         return abs(float(gold) - float(pred)) < 1e-9
     if isinstance(gold, list) and isinstance(pred, list):
-        return len(gold) == len(pred) and all(values_equal(key, g, p) for g, p in zip(gold, pred))
+        return len(gold) == len(pred) and all(values_equal(key, g, p) for g, p in zip(gold, pred, strict=True))
     return _norm_str(gold) == _norm_str(pred)
 
 
@@ -146,9 +146,9 @@ def place(pred: dict, turns: list[str], turn_of: Callable[[dict], int | None] | 
         return locate(quote, turns)
     ti = ev.get("turn", ev.get("segment"))
     s, e = ev.get("start_char"), ev.get("end_char")
-    if isinstance(ti, int) and 0 <= ti < len(turns) and isinstance(s, int) and isinstance(e, int):
-        if not quote or turns[ti][s:e] == quote:
-            return ti, s, e
+    if isinstance(ti, int) and 0 <= ti < len(turns) and isinstance(s, int) and isinstance(e, int) \
+            and (not quote or turns[ti][s:e] == quote):
+        return ti, s, e
     return locate(quote, turns)
 
 
@@ -189,15 +189,8 @@ class CaseResult:
     false_positives: list = field(default_factory=list)
 
 
-def score_case(case: dict, preds: list[dict], turn_of=None) -> CaseResult:
-    turns = [t["text"] for t in case["turns"]]
-    res = CaseResult(case["id"])
-    placed = [place(p, turns, turn_of) for p in preds]
-    exps = case.get("expect", [])
-    exp_spans = [_match_span(e["match"], turns) for e in exps]
-    for t in ITEM_TYPES:
-        res.per_type.setdefault(t, [0, 0, 0])
-    # candidate pairs
+def _pair(exps, preds, exp_spans, placed) -> dict:
+    """Expected item index -> predicted item index: same type, overlapping, best attributes first."""
     pairs = []
     for ei, e in enumerate(exps):
         for pi, p in enumerate(preds):
@@ -215,6 +208,10 @@ def score_case(case: dict, preds: list[dict], turn_of=None) -> CaseResult:
         used_e.add(ei)
         used_p.add(pi)
         paired[ei] = pi
+    return paired
+
+
+def _score_expected(res: CaseResult, exps, preds, paired) -> None:
     for ei, e in enumerate(exps):
         res.expected += 1
         res.per_type[e["type"]][2] += 1
@@ -234,12 +231,18 @@ def score_case(case: dict, preds: list[dict], turn_of=None) -> CaseResult:
                 res.attr_errors.append((e["type"], e["match"], bad))
         else:
             res.misses.append((e["type"], e["match"]))
+
+
+def _score_false_positives(res: CaseResult, exps, preds, exp_spans, placed) -> None:
     for pi, p in enumerate(preds):
         if not any(p.get("type") == e["type"] and _overlap(exp_spans[ei], placed[pi]) > 0 for ei, e in enumerate(exps)):
             res.fp += 1
             if p.get("type") in res.per_type:
                 res.per_type[p["type"]][1] += 1
             res.false_positives.append((p.get("type"), (p.get("evidence") or {}).get("quote", "")))
+
+
+def _score_forbidden(res: CaseResult, case: dict, preds, turns, placed) -> None:
     for p_i, p in enumerate(preds):
         for f in case.get("forbid", []):
             if p.get("type") != f.get("type"):
@@ -252,6 +255,20 @@ def score_case(case: dict, preds: list[dict], turn_of=None) -> CaseResult:
                 res.forbidden += 1
                 res.forbidden_hits.append((p.get("type"), f))
                 break
+
+
+def score_case(case: dict, preds: list[dict], turn_of=None) -> CaseResult:
+    turns = [t["text"] for t in case["turns"]]
+    res = CaseResult(case["id"])
+    placed = [place(p, turns, turn_of) for p in preds]
+    exps = case.get("expect", [])
+    exp_spans = [_match_span(e["match"], turns) for e in exps]
+    for t in ITEM_TYPES:
+        res.per_type.setdefault(t, [0, 0, 0])
+    paired = _pair(exps, preds, exp_spans, placed)
+    _score_expected(res, exps, preds, paired)
+    _score_false_positives(res, exps, preds, exp_spans, placed)
+    _score_forbidden(res, case, preds, turns, placed)
     return res
 
 
@@ -394,7 +411,8 @@ def assign_turns(transcript, turns_tsv: list[tuple[float, float, str]]):
             bi = min(range(len(turns_tsv)), key=lambda i: min(abs(mid - turns_tsv[i][0]), abs(mid - turns_tsv[i][1])))
         return bi
 
-    new_segs, seg_turn = [], []
+    new_segs: list[Segment] = []
+    seg_turn: list[int] = []
     for seg in transcript.segments:
         words = list(seg.words)
         if not words:
@@ -420,8 +438,9 @@ def assign_turns(transcript, turns_tsv: list[tuple[float, float, str]]):
                                     verify_reasons=seg.verify_reasons, speaker=role, role=role))
             seg_turn.append(ti)
     # merge consecutive segments of the same turn so a turn reads as one segment
-    merged, mturn = [], []
-    for s, ti in zip(new_segs, seg_turn):
+    merged: list[Segment] = []
+    mturn: list[int] = []
+    for s, ti in zip(new_segs, seg_turn, strict=True):
         if merged and mturn[-1] == ti:
             p = merged[-1]
             merged[-1] = Segment(id=p.id, start=p.start, end=s.end, text=(p.text + " " + s.text).strip(),
@@ -473,12 +492,12 @@ def run_audio_eval(cases: list[dict], pred_dir: Path, audio_dir: Path, transcrib
         its = extract_items(tr, mode=c.get("mode"), session_start=c.get("session_start"), rules_paths=rules_paths)
         d = its.to_dict()
         atomic_write_json(Path(pred_dir) / f"{c['id']}.items.json", d)
+        turn_of: Callable[[dict], int | None] | None = None
         if seg_turn is not None:
-            def turn_of(p, st=seg_turn):
+            def _turn_of(p, st=seg_turn):
                 seg = (p.get("evidence") or {}).get("segment")
                 return st[seg] if isinstance(seg, int) and 0 <= seg < len(st) else None
-        else:
-            turn_of = None
+            turn_of = _turn_of
         results.append(score_case(c, d["items"], turn_of=turn_of or (lambda p: None)))
     return summarize(results)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from voicenotes.extract.rules import RuleSet
 
@@ -34,6 +35,37 @@ def _session_only(target, modifier, span_between) -> bool:
 _REQ: dict = {}
 
 
+def _required_seq(items, C):
+    """The literal strings one of which every match of the parsed ``items`` contains (see
+    :func:`_required`); ``C`` is the regex parser's constants module."""
+    runs, cur, subs = [], [], []
+    for op, av in items:
+        if op is C.LITERAL:
+            cur.append(chr(av).lower())
+            continue
+        if op is C.AT:
+            continue
+        if cur:
+            runs.append("".join(cur))
+            cur = []
+        if op is C.SUBPATTERN:
+            subs.append(_required_seq(av[-1], C))
+        elif op is C.BRANCH:
+            alts = [_required_seq(a, C) for a in av[1]]
+            subs.append(None if any(a is None for a in alts) else frozenset().union(*alts))
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)) and av[0] >= 1:
+            subs.append(_required_seq(av[2], C))
+    if cur:
+        runs.append("".join(cur))
+    runs = [r for r in runs if len(r.strip()) >= 2]
+    if runs:
+        return frozenset([max(runs, key=len)])
+    for sub in subs:
+        if sub:
+            return sub
+    return None
+
+
 def _required(pattern) -> frozenset | None:
     """Literal strings of which at least one must occur (lower-cased) in any match of ``pattern``,
     or None when that cannot be guaranteed. A sound prefilter: a pattern is only run over a text
@@ -41,43 +73,12 @@ def _required(pattern) -> frozenset | None:
     key = id(pattern)
     if key in _REQ:
         return _REQ[key][1]
-    try:
-        from re import _constants as C
-        from re import _parser as P
-    except ImportError:  # pragma: no cover - older Pythons
-        _REQ[key] = (pattern, None)
-        return None
-
-    def seq(items):
-        runs, cur, subs = [], [], []
-        for op, av in items:
-            if op is C.LITERAL:
-                cur.append(chr(av).lower())
-                continue
-            if op is C.AT:
-                continue
-            if cur:
-                runs.append("".join(cur))
-                cur = []
-            if op is C.SUBPATTERN:
-                subs.append(seq(av[-1]))
-            elif op is C.BRANCH:
-                alts = [seq(a) for a in av[1]]
-                subs.append(None if any(a is None for a in alts) else frozenset().union(*alts))
-            elif op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)) and av[0] >= 1:
-                subs.append(seq(av[2]))
-        if cur:
-            runs.append("".join(cur))
-        runs = [r for r in runs if len(r.strip()) >= 2]
-        if runs:
-            return frozenset([max(runs, key=len)])
-        for sub in subs:
-            if sub:
-                return sub
-        return None
+    # the regex parser is a CPython internal (re._parser since 3.11) that typeshed does not describe
+    from re import _constants as C  # type: ignore[attr-defined]
+    from re import _parser as P  # type: ignore[attr-defined]
 
     try:
-        res = seq(P.parse(pattern.pattern, pattern.flags))
+        res = _required_seq(P.parse(pattern.pattern, pattern.flags), C)
     except Exception:
         res = None
     _REQ[key] = (pattern, res)  # keep the pattern alive so its id stays unique
@@ -96,8 +97,9 @@ def _fast_regex_call(self, doc):
         rows = []
         for (match_id, patterns) in self._patterns.items():
             for pattern in patterns:
-                req = _required(pattern)
-                rows.append((match_id, pattern.finditer, self._callbacks[match_id], tuple(req) if req else None))
+                required = _required(pattern)
+                rows.append((match_id, pattern.finditer, self._callbacks[match_id],
+                             tuple(required) if required else None))
         plan = self._vn_plan = (len(self._patterns), rows)
     text = doc.text_with_ws
     low = text.lower()
@@ -159,10 +161,10 @@ def _import_medspacy() -> None:
         def tuple_overlaps(a, b):  # copied from medspacy.util (1.3.1), behaviour unchanged
             return a[0] <= b[0] < a[1] or a[0] < b[1] <= a[1]
 
-        util.tuple_overlaps = tuple_overlaps
+        util.tuple_overlaps = tuple_overlaps  # type: ignore[attr-defined]  # a stand-in module built here
         sys.modules["medspacy"] = pkg
         sys.modules["medspacy.util"] = util
-        pkg.util = util
+        pkg.util = util  # type: ignore[attr-defined]  # a stand-in module built here
         from medspacy._extensions import set_extensions
 
         set_extensions()
@@ -197,32 +199,33 @@ def build_nlp(rules: RuleSet, use_model: bool | None = None):
     if nlp is None:
         nlp = spacy.blank("en")
         nlp.add_pipe("sentencizer")
-    tm = nlp.add_pipe("medspacy_target_matcher", config={
+    # spaCy types add_pipe as a plain Doc -> Doc callable; medspaCy's components also have add()
+    tm: Any = nlp.add_pipe("medspacy_target_matcher", config={
         "result_type": "group", "span_group_name": SPAN_GROUP, "prune": False})
     trules = []
     for spec in rules.targets:
         trules.append(TargetRule(literal=spec.id, category=spec.type, pattern=spec.pattern,
                                  metadata={"spec": spec}))
     tm.add(trules)
-    ctx = nlp.add_pipe("medspacy_context", config={
+    ctx: Any = nlp.add_pipe("medspacy_context", config={
         "rules": None, "input_span_type": "group", "span_group_name": SPAN_GROUP,
         "span_attrs": None, "prune_on_modifier_overlap": True})
     crules = []
-    for spec in rules.context:
-        kw = {}
-        if spec.allowed_types is not None:
-            kw["allowed_types"] = set(spec.allowed_types)
-        if spec.excluded_types is not None:
-            kw["excluded_types"] = set(spec.excluded_types)
-        if spec.max_scope:
-            kw["max_scope"] = spec.max_scope
-        if spec.terminated_by:
-            kw["terminated_by"] = set(spec.terminated_by)
-        if spec.session_only:
+    for cspec in rules.context:
+        kw: dict[str, Any] = {}
+        if cspec.allowed_types is not None:
+            kw["allowed_types"] = set(cspec.allowed_types)
+        if cspec.excluded_types is not None:
+            kw["excluded_types"] = set(cspec.excluded_types)
+        if cspec.max_scope:
+            kw["max_scope"] = cspec.max_scope
+        if cspec.terminated_by:
+            kw["terminated_by"] = set(cspec.terminated_by)
+        if cspec.session_only:
             kw["on_modifies"] = _session_only
-        crules.append(ConTextRule(literal=spec.literal, category=spec.category,
-                                  pattern=spec.pattern, direction=spec.direction,
-                                  metadata={"spec": spec}, **kw))
+        crules.append(ConTextRule(literal=cspec.literal, category=cspec.category,
+                                  pattern=cspec.pattern, direction=cspec.direction,
+                                  metadata={"spec": cspec}, **kw))
     ctx.add(crules)
     info = {"model": model, "load_s": round(time.perf_counter() - t0, 3),
             "pipes": list(nlp.pipe_names)}

@@ -203,16 +203,8 @@ def _sentences(turn):
             yield s + ls, s + rs
 
 
-def apply(ex, turns, mode: str, session_start: str | None, threshold: float | None = None) -> int:
-    """Add semantic items to the extractor's turns (after the rules and the safety net).
-    Returns the number of items added."""
-    from voicenotes.extract import normalize as nz
-    from voicenotes.extract.engine import Mention
-    from voicenotes.extract.rules import TargetSpec
-
-    det = get_detector()
-    thr = det.threshold if threshold is None else threshold
-    base = nz.parse_session_start(session_start)
+def _candidates(ex, turns, mode: str) -> list:
+    """The sentences (and their clauses) to score: (turn, s, e, text, clause start, clause end)."""
     cands = []
     for t in turns:
         for s, e in _sentences(t):
@@ -236,9 +228,13 @@ def apply(ex, turns, mode: str, session_start: str | None, threshold: float | No
                 for a, b in parts:
                     if len(_WORD.findall(text[a:b])) >= 3:
                         cands.append((t, s, e, text[a:b], s + a, s + b))
-    scores = det.score([c[3] for c in cands])
+    return cands
+
+
+def _merge(cands, scores) -> dict:
+    """Per sentence, the best score of each type over the sentence and its clauses."""
     merged: dict = {}
-    for (t, s, e, _text, cs, ce), best in zip(cands, scores):
+    for (t, s, e, _text, cs, ce), best in zip(cands, scores, strict=True):
         key = (t.idx, s, e)
         best = {k: (v[0], v[1], cs, ce) for k, v in best.items()}
         if key not in merged:
@@ -248,6 +244,22 @@ def apply(ex, turns, mode: str, session_start: str | None, threshold: float | No
         for typ, v in best.items():
             if typ != "NONE" and (typ not in cur or v[0] > cur[typ][0]):
                 cur[typ] = v
+    return merged
+
+
+def apply(ex, turns, mode: str, session_start: str | None, threshold: float | None = None) -> int:
+    """Add semantic items to the extractor's turns (after the rules and the safety net).
+    Returns the number of items added."""
+    from voicenotes.extract import normalize as nz
+    from voicenotes.extract.engine import Mention
+    from voicenotes.extract.rules import TargetSpec
+
+    det = get_detector()
+    thr = det.threshold if threshold is None else threshold
+    base = nz.parse_session_start(session_start)
+    cands = _candidates(ex, turns, mode)
+    scores = det.score([c[3] for c in cands])
+    merged = _merge(cands, scores)
     added = 0
     for t, s, e, best in merged.values():
         none = best.get("NONE", (-1.0, None))[0]
