@@ -461,8 +461,10 @@ def _run_note(input_path: Path, out_dir: Path, options: NoteOptions, transcriber
                              "items.json.", hint="Give the recording or transcript.json.")
         from voicenotes.speakers import set_counselor  # roles again, from the labels it has
 
+        assert transcript is not None  # kind == "transcript"
         transcript = set_counselor(transcript, options.counselor)
     if kind == "items":
+        assert itemset is not None
         transcript = _transcript_beside(folder, itemset)
     if audio_src is None:
         audio_src = _find_audio_beside(folder, transcript)
