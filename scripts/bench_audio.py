@@ -6,7 +6,7 @@
 1. Long files (low noise + a tone each minute, 16 kHz mono WAV) of 0.5 h and ``--hours``:
    ``iter_audio`` in a fresh process each -> seconds, x real time, peak RSS. Also the whole-file
    ``faster_whisper.decode_audio`` on the 0.5 h and 1 h files for comparison.
-   reliability.md §4 target: peak RSS for 10 h <= 1.2 x the peak for 30 min.
+   target: peak RSS for 10 h <= 1.2 x the peak for 30 min.
 2. Pre-flight of a folder with ``--files`` inputs (3 s clips in wav/flac/mp3/m4a, 10% bad):
    ``find_inputs`` + ``probe`` on each -> total s, ms per file, peak RSS (target: 5 000 files
    in < 60 s).

@@ -9,7 +9,7 @@ speech + 5 min room tone]) and a long file (N x [10 min speech + 20 min room ton
 default). Each file is transcribed by voicenotes in a fresh process; the process's peak RSS
 (ru_maxrss) is reported. ``--plain`` also runs faster-whisper's own BatchedInferencePipeline on
 the whole long file (decode_audio of the entire file, as a library user would) for contrast.
-Ends with one line of figures; the target (reliability.md §4) is peak(long) <= 1.2 x peak(30 min).
+Ends with one line of figures; the target is peak(long) <= 1.2 x peak(30 min).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark the speaker stage (issue 7): added wall time and CPU time per audio minute, and
+"""Benchmark the speaker stage: added wall time and CPU time per audio minute, and
 added peak memory, each measured in a fresh process.
 
 The input is the real two-voice session tests/data/extraction/audio/dev-long-1.flac

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Evaluate speaker separation (issue 7) and print the figures.
+"""Evaluate speaker separation and print the figures.
 
 1. Diarization error rate (pyannote.metrics, collar 0.25 s, overlapped speech scored) of
    ``voicenotes.speakers.diarize`` on the AMI meeting clips in tests/data/conversation/ami

@@ -1,5 +1,5 @@
 """Generators for real audio test files (sox, ffmpeg, espeak-ng): the bad-input corpus of
-reliability.md §4 and a few helpers other tests can reuse.
+the bad-input corpus (docs/transcription.md, input checks) and a few helpers other tests can reuse.
 
 Import from tests: ``from audio_fixtures import speech_wav, make_corpus, ...`` (pytest puts
 ``tests/`` on ``sys.path``). Every function writes real files with the real tools; nothing is
@@ -18,7 +18,7 @@ from pathlib import Path
 
 TOOLS = ("sox", "ffmpeg", "espeak-ng")
 
-#: The sentence used in reliability.md (about 12 s of espeak-ng speech).
+#: The test sentence (about 12 s of espeak-ng speech).
 SPEECH_TEXT = (
     "I have been feeling hopeless since I lost my job. Sometimes I think about ending it. "
     "When that happens I call my sister and go for a walk. "

@@ -1,4 +1,4 @@
-"""voicenotes.audio on the real bad-input corpus of reliability.md §4 (sox, ffmpeg, espeak-ng).
+"""voicenotes.audio on the real bad-input corpus (sox, ffmpeg, espeak-ng).
 
 No Whisper model is needed; every file is real and decoded with the real PyAV.
 """

@@ -1,4 +1,4 @@
-"""The gold dev set through the real eval path (``voicenotes eval``): thresholds from issue 3."""
+"""The gold dev set through the real eval path (``voicenotes eval``)."""
 
 from __future__ import annotations
 

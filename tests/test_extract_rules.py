@@ -1,4 +1,4 @@
-"""Each failure family of domain.md §3.3-3.5, on sentences written for these tests (not the dev
+"""Each failure family of negation and context cues in this domain (docs/extraction.md), on sentences written for these tests (not the dev
 set), through the real spaCy + medspaCy pipeline."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A real PortAudio capture path without a sound card (reliability.md, appendix).
+"""A real PortAudio capture path without a sound card.
 
 ALSA's ``file`` plugin is made the default capture device through a private ``$HOME/.asoundrc``;
 its ``infile`` is a FIFO that :class:`Feeder` fills with real speech (16 kHz mono s16 PCM made by

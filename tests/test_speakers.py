@@ -1,4 +1,4 @@
-"""Speaker separation and roles (issue 7) on real speech.
+"""Speaker separation and roles on real speech.
 
 The conversations are built from real human recordings in ``tests/data/speech``: voice A is
 the LJSpeech reader, voice B the LibriSpeech test-clean speaker 1089. Their words carry the

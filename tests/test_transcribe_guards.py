@@ -70,7 +70,7 @@ def test_no_unflagged_words_from_non_speech(tiny_transcriber, noise_files, kind)
 
 @pytest.fixture(scope="module")
 def pause_file(tmp_path_factory):
-    """Two sentences, 60 s of room tone, two sentences (reliability.md §4)."""
+    """Two sentences, 60 s of room tone, two sentences."""
     refs = {r["id"]: r for r in load_refs()}
     rows = [refs["misc__jfk"], refs["ljspeech_lj001__LJ001-0002"],
             refs["librispeech_testclean__1089-134686-0001"], refs["ljspeech_lj001__LJ001-0004"]]

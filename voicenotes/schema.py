@@ -213,7 +213,7 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Item:
-    """One clinically relevant statement (items.md schema v1)."""
+    """One clinically relevant statement (item schema v1, docs/extraction.md)."""
 
     id: str
     type: str

@@ -1,4 +1,4 @@
-"""Crisis-item extraction: transcript -> items (items.md schema v1).
+"""Crisis-item extraction: transcript -> items (item schema v1, docs/extraction.md).
 
 Public API (contract in the common brief):
 - :func:`extract_items` (transcript, mode, session_start, rules_paths) -> ItemSet

@@ -1,4 +1,4 @@
-"""Turn a transcript into items (items.md schema v1).
+"""Turn a transcript into items (item schema v1, docs/extraction.md).
 
 Stages, per segment then across turns:
 1. dictated punctuation converted (dictation only), offsets kept;

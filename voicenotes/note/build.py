@@ -24,7 +24,7 @@ REVIEWED_NOTICE = labels()["notice"]["reviewed"]
 # Risk summary groups, in the order the header shows them (affirmed risk first).
 RISK_GROUPS = tuple(labels()["risk_group"].items())
 
-# Lethality topics a counselor is expected to assess (domain.md §1.1 R1, SAFE-T, C-SSRS).
+# Lethality topics a counselor is expected to assess (Roberts' stage 1 lethality assessment, SAFE-T, C-SSRS).
 LETHALITY_TOPICS = tuple(labels()["topic"].items())
 
 # The value field that says WHAT an item is about; two mentions with the same key and the same
@@ -55,7 +55,7 @@ def time_ref(item: Item) -> str:
 
 
 def attr(item: Item, key: str) -> Any:
-    """An attribute of the item, else a field of its value (items.md keeps both places)."""
+    """An attribute of the item, else a field of its value (the item schema keeps both places)."""
     if key in ("subtype", "polarity", "modality", "experiencer", "temporality", "certainty",
                "speaker", "type", "experiencer_detail"):
         v = getattr(item, key)
