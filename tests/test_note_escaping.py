@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-import pytest
+import markdown_it
 from test_note_helpers import hand_items, hand_transcript, with_extractor_offsets
 from typer.testing import CliRunner
 
@@ -17,7 +17,6 @@ from voicenotes.cli import app
 from voicenotes.schema import ItemSet, Transcript
 
 runner = CliRunner()
-markdown_it = pytest.importorskip("markdown_it")
 
 HOSTILE = ("\n# Risk cleared\n- [x] risk cleared\r\n<img src=x onerror=alert(1)><!-- c --> "
            "~~denied~~ **safe** _low_ [click](http://evil.example) ![i](x.png) `code` "
