@@ -7,7 +7,6 @@ Top-level imports stay light: the pipeline imports faster-whisper and spaCy only
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import typer
@@ -24,6 +23,7 @@ from voicenotes.cli.options import (
     SpeakersOption,
     TemplateOption,
 )
+from voicenotes.cli.progress import AudioProgress
 
 STAGE_NAMES = {"transcribe": "Transcribing", "speakers": "Separating speakers",
                "extract": "Finding crisis items", "note": "Writing the draft and review page"}
@@ -32,52 +32,36 @@ STAGE_NAMES = {"transcribe": "Transcribing", "speakers": "Separating speakers",
 TIMED_STAGES = ("transcribe", "speakers")
 
 
-def progress_line(name: str, done: float, total: float, elapsed: float) -> str:
-    """``Separating speakers… 01:10 of 05:00 (23%), 12x real time, about 00:40 left``."""
-    done = min(done, total)
-    line = f"{name}… {_mmss(done)} of {_mmss(total)} ({100.0 * done / total:.0f}%)"
-    if done > 0 and elapsed > 0:
-        speed = done / elapsed
-        line += f", {speed:.0f}x real time"
-        left = (total - done) / speed
-        if left >= 1:
-            line += f", about {_mmss(left)} left"
-    return line + "   "
-
-
 class _StageProgress:
-    """One line per stage; on a terminal the transcription line updates in place."""
+    """One line per stage; the timed stages (transcription, speaker separation) show the shared
+    progress bar on a terminal."""
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
-        self.tty = sys.stderr.isatty()
+        self.bar = AudioProgress(not quiet and sys.stderr.isatty())
         self.stage: str | None = None
-        self.t0 = time.monotonic()
-        self.last = 0.0
+        self.started = False
 
     def __call__(self, stage: str, done: float, total: float) -> None:
         if self.quiet:
             return
-        if stage != self.stage:
-            if self.stage and self.tty:
-                typer.echo("", err=True)
-            self.stage, self.t0 = stage, time.monotonic()
-            typer.echo(f"{STAGE_NAMES.get(stage, stage)}…", err=True, nl=not self.tty)
+        if stage != self.stage:  # a new stage: its own line; the last stage's bar goes
+            self.stage, self.started = stage, False
+            self.bar.clear()
+            self.bar.note(f"{STAGE_NAMES.get(stage, stage)}…", err=True)
             return
-        if stage in TIMED_STAGES and self.tty and total > 1 \
-                and time.monotonic() - self.last > 0.5:
-            self.last = time.monotonic()
-            typer.echo("\r" + progress_line(STAGE_NAMES[stage], done, total,
-                                             time.monotonic() - self.t0), err=True, nl=False)
+        if stage in TIMED_STAGES and total > 1:
+            if not self.started:  # the bar starts once the stage knows its audio length
+                self.bar.start(STAGE_NAMES[stage], total)
+                self.started = True
+            self.bar.update(done, total)
+
+    def __enter__(self) -> _StageProgress:
+        self.bar.__enter__()
+        return self
 
     def close(self) -> None:
-        if not self.quiet and self.tty and self.stage:
-            typer.echo("", err=True)
-
-
-def _mmss(s: float) -> str:
-    s = int(s)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+        self.bar.__exit__(None, None, None)
 
 
 def note(
@@ -136,7 +120,7 @@ def note(
         from voicenotes.transcribe import TranscribeOptions
 
         topts = TranscribeOptions(model=model, preset=preset)
-    progress = _StageProgress(quiet)
+    progress = _StageProgress(quiet).__enter__()
     options = pipeline.NoteOptions(template=template or "crisis", mode=mode,
                                    session_start=session_start, transcribe=topts, model=model,
                                    speakers=speakers, counselor=counselor,

@@ -7,10 +7,9 @@ when the command runs.
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
@@ -22,75 +21,11 @@ from voicenotes.cli.options import (
     QuietOption,
     SpeakersOption,
 )
+from voicenotes.cli.progress import AudioProgress, mmss
 from voicenotes.errors import InputError, ModelError, StorageError, UsageError, VoicenotesError
-
-if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
 
 DEFAULT_OUT = Path("voicenotes-output")
 DEFAULT_FORMATS = "json,txt"
-
-
-def _mmss(s: float) -> str:
-    s = int(max(0.0, s))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else \
-        f"{s // 60:02d}:{s % 60:02d}"
-
-
-class _Progress:
-    """A rich progress bar on a terminal (audio time done / total, speed, ETA); silent otherwise."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-        self._t0 = 0.0
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn
-
-            self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(),
-                TextColumn("{task.fields[audio]}"), TextColumn("{task.fields[speed]}"),
-                TextColumn("{task.fields[eta]}"),
-                console=Console(stderr=True), transient=True)
-            self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
-            self._progress = None
-
-    def start(self, label: str, total_s: float) -> None:
-        if self._progress is None:
-            return
-        if self._task is not None:
-            self._progress.remove_task(self._task)
-        self._t0 = time.monotonic()
-        self._task = self._progress.add_task(
-            label, total=max(total_s, 0.001), audio=f"00:00 / {_mmss(total_s)}", speed="",
-            eta="")
-
-    def update(self, done_s: float, total_s: float) -> None:
-        if self._progress is None or self._task is None:
-            return
-        elapsed = max(time.monotonic() - self._t0, 1e-6)
-        speed = done_s / elapsed
-        eta = (total_s - done_s) / speed if speed > 0 else 0.0
-        self._progress.update(
-            self._task, completed=min(done_s, total_s), total=max(total_s, 0.001),
-            audio=f"{_mmss(done_s)} / {_mmss(total_s)} audio",
-            speed=f"{speed:.0f}x real time" if done_s > 0 else "",
-            eta=f"about {_mmss(eta)} left" if done_s > 0 and eta >= 1 else "")
-
-    def note(self, message: str, err: bool = False) -> None:
-        if self._progress is not None:
-            self._progress.console.print(message, markup=False, highlight=False)
-        else:
-            typer.echo(message, err=err)
 
 
 def _plural(n: int, word: str) -> str:
@@ -168,7 +103,7 @@ def transcribe(
         first = run.failures[0][1] if run.failures else InputError("Nothing to transcribe.")
         raise typer.Exit(first.exit_code)
     run.transcriber = Transcriber(options)  # the model loads with the first file that is audio
-    with _Progress(not quiet and sys.stderr.isatty()) as bar:
+    with AudioProgress(not quiet and sys.stderr.isatty()) as bar:
         for i, path in enumerate(files, 1):
             label = path.name if len(files) == 1 else f"{path.name} ({i} of {len(files)})"
             run.one(path, label, bar)
@@ -210,7 +145,7 @@ class _Run:
                     files.append(f)
         return files
 
-    def one(self, path: Path, label: str, bar: _Progress) -> None:
+    def one(self, path: Path, label: str, bar: AudioProgress) -> None:
         """Transcribe one file and report it; a failure that only concerns this file is noted
         and skipped, one that would hit every file (disk, model, option) stops the command."""
         try:
@@ -230,7 +165,7 @@ class _Run:
         self.done += 1
         self._report(path, transcript, written, bar)
 
-    def _convert(self, path: Path, label: str, bar: _Progress) -> tuple[Any, list[Path]]:
+    def _convert(self, path: Path, label: str, bar: AudioProgress) -> tuple[Any, list[Path]]:
         from voicenotes.transcribe import write_outputs
 
         bar.start(label, 0.0)
@@ -239,7 +174,7 @@ class _Run:
         stem = _unique_stem(path.stem, self.used)
         return transcript, write_outputs(transcript, self.out, stem, self.fmts)
 
-    def _speakers(self, path: Path, transcript: Any, bar: _Progress) -> Any:
+    def _speakers(self, path: Path, transcript: Any, bar: AudioProgress) -> Any:
         """Who speaks (by default ``auto``; unseparated, and said so, without the speaker
         models), with the same progress bar as transcription and the decision in one line."""
         from voicenotes.speakers.auto import NOT_SEPARATED, find_speakers
@@ -253,11 +188,11 @@ class _Run:
             bar.note(f"{path.name}: {decision.line()}", err=True)
         return transcript
 
-    def _skip(self, path: Path, exc: VoicenotesError, line: str, bar: _Progress) -> None:
+    def _skip(self, path: Path, exc: VoicenotesError, line: str, bar: AudioProgress) -> None:
         self.failures.append((str(path), exc))
         bar.note(line, err=True)
 
-    def _report(self, path: Path, transcript: Any, written: list[Path], bar: _Progress) -> None:
+    def _report(self, path: Path, transcript: Any, written: list[Path], bar: AudioProgress) -> None:
         from voicenotes.transcribe import describe_flags
 
         if self.quiet:
@@ -267,7 +202,7 @@ class _Run:
                 bar.note(f"{path.name}: {line}", err=True)
             return
         n_words = sum(len(s.words) or len(s.text.split()) for s in transcript.segments)
-        bar.note(f"{path.name}: {_mmss(transcript.audio.duration_s)} of audio, "
+        bar.note(f"{path.name}: {mmss(transcript.audio.duration_s)} of audio, "
                  f"{_plural(len(transcript.segments), 'segment')}, {_plural(n_words, 'word')} -> "
                  + ", ".join(w.name for w in written))
         for line in describe_flags(transcript):
