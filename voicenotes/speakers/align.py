@@ -6,6 +6,7 @@ numpy is imported inside functions."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -84,20 +85,20 @@ def viterbi(scores: np.ndarray, units: list[_Unit], opts: SpeakerOptions) -> lis
     return path[::-1]
 
 
-def _relabel(transcript: Transcript, units: list[_Unit], labels: list[str],
+def _relabel(transcript: Transcript, units: list[_Unit], labels: Sequence[str | None],
              roles: dict[str, str]) -> tuple[Segment, ...]:
     """Write word and segment speakers; split a segment where its speaker changes."""
-    by_seg: dict[int, list[tuple[_Unit, str]]] = {}
-    for u, lab in zip(units, labels):
+    by_seg: dict[int, list[tuple[_Unit, str | None]]] = {}
+    for u, lab in zip(units, labels, strict=True):
         by_seg.setdefault(u.seg, []).append((u, lab))
     out: list[Segment] = []
     for si, seg in enumerate(transcript.segments):
         pairs = by_seg.get(si, [])
         if not seg.words:
             lab = pairs[0][1] if pairs else None
-            out.append(replace(seg, id=len(out), speaker=lab, role=roles.get(lab, "unknown")))
+            out.append(replace(seg, id=len(out), speaker=lab, role=_role(roles, lab)))
             continue
-        words = [replace(w, speaker=lab) for w, (_, lab) in zip(seg.words, pairs)]
+        words = [replace(w, speaker=lab) for w, (_, lab) in zip(seg.words, pairs, strict=True)]
         runs: list[list[Word]] = []
         for w in words:
             if runs and runs[-1][-1].speaker == w.speaker:
@@ -110,5 +111,10 @@ def _relabel(transcript: Transcript, units: list[_Unit], labels: list[str],
             start = seg.start if ri == 0 else run[0].start
             end = seg.end if ri == len(runs) - 1 else run[-1].end
             out.append(replace(seg, id=len(out), start=start, end=end, text=text,
-                               words=tuple(run), speaker=lab, role=roles.get(lab, "unknown")))
+                               words=tuple(run), speaker=lab, role=_role(roles, lab)))
     return tuple(out)
+
+
+def _role(roles: dict[str, str], label: str | None) -> str:
+    """The role of a speaker label; ``unknown`` for a label without one (or no label)."""
+    return roles.get(label, "unknown") if label is not None else "unknown"

@@ -11,8 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from voicenotes.errors import AudioError, DependencyError, InputError, ModelError, UsageError
 from voicenotes.schema import Transcript
-from voicenotes.speakers.align import _relabel, _span_scores, _units, viterbi
-from voicenotes.speakers.decode import _channel_centroids, decode, separate_channels
+from voicenotes.speakers.align import _relabel, _span_scores, _Unit, _units, viterbi
+from voicenotes.speakers.decode import (
+    _channel_centroids,
+    _Decoded,
+    decode,
+    separate_channels,
+)
 from voicenotes.speakers.diarize import DEFAULT_OPTIONS, SpeakerOptions, diarize
 from voicenotes.speakers.enroll import load_enrollment
 from voicenotes.speakers.labels import merge_turns
@@ -64,7 +69,6 @@ def _check_same_audio(transcript: Transcript, audio_path: Path) -> None:
                          hint="Give the recording the transcript was made from.")
 
 
-
 def _no_progress(done_s: float, total_s: float) -> None:
     return None
 
@@ -84,8 +88,6 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
     the ``speakers`` extra is missing, InputError when the transcript belongs to other audio.
     ``progress(done_s, total_s)``: seconds of audio separated so far, like transcription's.
     """
-    import numpy as np
-
     opts = options or DEFAULT_OPTIONS
     kind, n = parse_spec(spec)
     audio_path = Path(audio_path)
@@ -108,74 +110,133 @@ def assign_speakers(transcript: Transcript, audio_path: Path | str, spec: str | 
     use_channels = kind == "channels" or (kind == "auto" and separate_channels(d, opts))
     centroids = None
     if use_channels:
-        if d.channels < 2:
-            raise InputError(f"{audio_path.name} has one channel, so it cannot be split by "
-                             "channel.", hint="Use --speakers auto (or a number of speakers).")
-        energy = d.energy
-        share = energy / np.maximum(energy.sum(axis=0, keepdims=True), 1e-12)
-        labels_all = [f"S{c + 1}" for c in range(d.channels)]
-        scores = _span_scores(share.T.astype(np.float32), units)
-        path = viterbi(scores, units, opts) if units else []
-        meta.update(method="channels", channel_labels={lab: f"channel {c + 1}"
-                                                       for c, lab in enumerate(labels_all)})
+        labels_all, path = _by_channel(d, units, opts, audio_path, meta)
     else:
         if d.mono is None:
             d = decode(audio_path, keep_mono=True, mono_channel=mono_channel, opts=opts,
                        expected_s=expected)
-        mono, d.mono = d.mono, None
-        di = diarize(mono, n, opts, progress=lambda share: report(share * total_s, total_s))
-        del mono
-        labels_all = di.labels
-        centroids = di.centroids
-        scores = _span_scores(di.frame_scores, units) if labels_all else np.zeros((len(units), 0))
-        path = viterbi(scores, units, opts) if labels_all and units else []
-        meta.update(method="segmentation-embedding-clustering", encoder=ENCODER_NAME,
-                    count_estimated=n is None,
-                    speech_s=round(sum(b - a for a, b in di.speech), 2),
-                    overlap_s=di.overlap_s, windows=di.n_windows)
-    labels = [labels_all[k] for k in path] if path else [None] * len(units)
+        labels_all, path, centroids = _by_voice(
+            d, units, n, opts, meta, progress=lambda share: report(share * total_s, total_s))
+    labels: list[str | None] = [labels_all[k] for k in path] if path else [None] * len(units)
     present = [lab for lab in labels_all if lab in set(labels)]
     # a cluster that won no word is dropped (it held only non-speech or a cough)
-    enrolled = None
-    if enrollment is not False:
-        enrolled = (load_enrollment(Path(enrollment)) if isinstance(enrollment, (str, Path))
-                    else (np.asarray(enrollment, dtype=np.float32) if enrollment is not None
-                          else load_enrollment()))
+    enrolled = _enrolled_voice(enrollment)
     if use_channels and enrolled is not None and present and counselor is None:
-        try:
-            _require()
-            centroids = _channel_centroids(d, audio_path)
-        except (DependencyError, ModelError):
-            centroids = None  # channels work without the extra or its weights; roles are guessed
-    cents_present = None
-    if centroids is not None:
-        cents_present = np.stack([centroids[labels_all.index(lab)] for lab in present]) \
-            if present else None
+        centroids = _channel_voices(d, audio_path)
+    cents_present = _centroids_of(centroids, labels_all, present)
     # roles are decided on the split segments (questions per speaker)
     provisional = _relabel(transcript, units, labels, {})
     decided = decide_roles(provisional, present, counselor=counselor, centroids=cents_present,
                            enrolled=enrolled, opts=opts)
     roles = decided["roles"]
     segments = tuple(replace(s, role=roles.get(s.speaker, "unknown")) for s in provisional)
+    _describe_roles(meta, decided, present, labels, t0)
+    if counselor is not None:
+        meta["counselor_override"] = str(counselor)
+    meta["segments"] = "turns" if turns else "sentences"
+    out = replace(transcript, segments=segments, speakers=meta,
+                  flags=_role_flags(transcript, decided, present),
+                  mode=transcript.mode or "session")
+    report(total_s, total_s)
+    return merge_turns(out) if turns else out
+
+
+def _by_channel(d: _Decoded, units: list[_Unit], opts: SpeakerOptions, audio_path: Path,
+                meta: dict[str, Any]) -> tuple[list[str], list[int]]:
+    """One speaker per channel: each word goes to the channel with the most energy over it.
+    Returns the labels and each word's label index; notes the method in ``meta``."""
+    import numpy as np
+
+    if d.channels < 2:
+        raise InputError(f"{audio_path.name} has one channel, so it cannot be split by "
+                         "channel.", hint="Use --speakers auto (or a number of speakers).")
+    energy = d.energy
+    share = energy / np.maximum(energy.sum(axis=0, keepdims=True), 1e-12)
+    labels_all = [f"S{c + 1}" for c in range(d.channels)]
+    scores = _span_scores(share.T.astype(np.float32), units)
+    path = viterbi(scores, units, opts) if units else []
+    meta.update(method="channels", channel_labels={lab: f"channel {c + 1}"
+                                                   for c, lab in enumerate(labels_all)})
+    return labels_all, path
+
+
+def _by_voice(d: _Decoded, units: list[_Unit], n: int | None, opts: SpeakerOptions,
+              meta: dict[str, Any], progress: Callable[[float], None],
+              ) -> tuple[list[str], list[int], np.ndarray]:
+    """Speakers by voice from the mono signal (released from ``d`` once handed over). Returns
+    the labels, each word's label index and the speakers' centroids; notes the method in
+    ``meta``."""
+    import numpy as np
+
+    mono, d.mono = d.mono, None
+    assert mono is not None  # decoded with keep_mono
+    di = diarize(mono, n, opts, progress=progress)
+    del mono
+    labels_all = di.labels
+    scores = _span_scores(di.frame_scores, units) if labels_all else np.zeros((len(units), 0))
+    path = viterbi(scores, units, opts) if labels_all and units else []
+    meta.update(method="segmentation-embedding-clustering", encoder=ENCODER_NAME,
+                count_estimated=n is None,
+                speech_s=round(sum(b - a for a, b in di.speech), 2),
+                overlap_s=di.overlap_s, windows=di.n_windows)
+    return labels_all, path, di.centroids
+
+
+def _enrolled_voice(enrollment: Any) -> np.ndarray | None:
+    """The counselor voice to match: None uses the stored one (if any), False none, a path or
+    an array that one."""
+    import numpy as np
+
+    if enrollment is False:
+        return None
+    if isinstance(enrollment, (str, Path)):
+        return load_enrollment(Path(enrollment))
+    if enrollment is not None:
+        return np.asarray(enrollment, dtype=np.float32)
+    return load_enrollment()
+
+
+def _channel_voices(d: _Decoded, audio_path: Path) -> np.ndarray | None:
+    """The channels' voice embeddings, or None when the speakers extra or its weights are
+    missing (channels work without them; the roles are then guessed)."""
+    try:
+        _require()
+        return _channel_centroids(d, audio_path)
+    except (DependencyError, ModelError):
+        return None
+
+
+def _centroids_of(centroids: np.ndarray | None, labels_all: list[str],
+                  present: list[str]) -> np.ndarray | None:
+    """The centroids of the speakers that won a word, in ``present`` order."""
+    import numpy as np
+
+    if centroids is None or not present:
+        return None
+    return np.stack([centroids[labels_all.index(lab)] for lab in present])
+
+
+def _describe_roles(meta: dict[str, Any], decided: dict[str, Any], present: list[str],
+                    labels: list[str | None], t0: float) -> None:
+    """The speakers block's figures: who, their roles and how they were decided, words each."""
     words_per = dict.fromkeys(present, 0)
     for lab in labels:
         if lab in words_per:
             words_per[lab] += 1
-    meta.update(count=len(present), labels=present, roles=roles,
+    meta.update(count=len(present), labels=present, roles=decided["roles"],
                 role_method=decided["role_method"], role_confidence=decided["role_confidence"],
                 questions=decided["questions"], first_speaker=decided["first_speaker"],
                 words=words_per, seconds=round(time.perf_counter() - t0, 2))
     for key in ("enrollment_similarity", "enrollment_note"):
         if key in decided:
             meta[key] = decided[key]
-    if counselor is not None:
-        meta["counselor_override"] = str(counselor)
-    meta["segments"] = "turns" if turns else "sentences"
+
+
+def _role_flags(transcript: Transcript, decided: dict[str, Any],
+                present: list[str]) -> tuple[str, ...]:
+    """The transcript's flags, with ``roles_uncertain`` when the guessed roles are doubtful."""
     flags = tuple(f for f in transcript.flags if f != "roles_uncertain")
     if (decided["role_method"] == "heuristic" and decided["role_confidence"] is not None
             and len(present) >= 2 and decided["role_confidence"] < ROLE_CONFIDENCE_OK):
         flags += ("roles_uncertain",)  # a whole-file warning the note shows under "verify"
-    out = replace(transcript, segments=segments, speakers=meta, flags=flags,
-                  mode=transcript.mode or "session")
-    report(total_s, total_s)
-    return merge_turns(out) if turns else out
+    return flags

@@ -87,6 +87,7 @@ def decode(path: Path, keep_mono: bool = True, mono_channel: int | None = None,
         raise AudioError(f"{Path(path).name} holds no audio samples.",
                          hint="Check the recording was saved completely.")
     energy = np.concatenate(energies, axis=1)
+    mono: np.ndarray | None
     if mono_buf is not None:
         mono = mono_buf[:filled]
     else:

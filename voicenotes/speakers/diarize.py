@@ -146,7 +146,7 @@ class Diarization:
         for k, lab in enumerate(self.labels):
             x = np.concatenate([[0], self.active[:, k].astype(np.int8), [0]])
             d = np.diff(x)
-            for a, b in zip(np.where(d == 1)[0], np.where(d == -1)[0]):
+            for a, b in zip(np.where(d == 1)[0], np.where(d == -1)[0], strict=True):
                 out.append((round(a * self.frame_step + self.frame_offset, 3),
                             round(b * self.frame_step + self.frame_offset, 3), lab))
         return sorted(out)
@@ -343,7 +343,7 @@ def cluster(embs: np.ndarray, hard: np.ndarray, n_speakers: int | None = None,
         cost = 1.0 - embs[w, js] @ cents.T
         if len(cents) >= len(js):
             rows, cols = linear_sum_assignment(cost)
-            for r, c in zip(rows, cols):
+            for r, c in zip(rows, cols, strict=True):
                 assign[w, js[r]] = c
         else:
             assign[w, js] = np.argmin(cost, axis=1)
@@ -422,18 +422,34 @@ def relabel(wav: np.ndarray, act: np.ndarray, active: np.ndarray, cents: np.ndar
     the cluster its pieces sound most like; the clusters' voices are then re-estimated from the
     pieces and the stretches labelled again (``relabel_passes``). Overlapped speech is left as
     it is. Returns (act, active) with the changed frames' activities swapped accordingly."""
-    import numpy as np
-
     k = active.shape[1]
     if opts.relabel_passes <= 0 or len(cents) < 2 or k < 2:
         return act, active
+    runs, e = _single_speaker_pieces(wav, active, opts)
+    if not runs:
+        return act, active
+    labels = _label_runs(runs, e, cents, k, opts)
+    return _swap_labels(act, active, runs, labels)
+
+
+#: One stretch of single-speaker frames: first and end frame, each piece's frames (run-relative)
+#: and the pieces' rows in the embedding matrix.
+_Run = tuple[int, int, "np.ndarray", "np.ndarray"]
+
+
+def _single_speaker_pieces(wav: np.ndarray, active: np.ndarray,
+                           opts: SpeakerOptions) -> tuple[list[_Run], np.ndarray]:
+    """The stretches where one speaker talks, cut into short pieces, and the pieces' voice
+    embeddings (one row per piece, in run order)."""
+    import numpy as np
+
     m = load_models()
     fs, off = m.frame_step, 0.5 * m.frame_duration
     x = np.diff(np.concatenate([[0], (active.sum(axis=1) == 1).astype(np.int8), [0]]))
-    runs: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # a, b, piece frames, piece ids
+    runs: list[_Run] = []
     items: list = []
     embs: list[np.ndarray] = []
-    for a, b in zip(np.where(x == 1)[0], np.where(x == -1)[0]):
+    for a, b in zip(np.where(x == 1)[0], np.where(x == -1)[0], strict=True):
         t0, t1 = a * fs + off, b * fs + off
         if t1 - t0 < opts.relabel_min_s:
             continue
@@ -459,37 +475,63 @@ def relabel(wav: np.ndarray, act: np.ndarray, active: np.ndarray, cents: np.ndar
     if items:
         embs.append(_embed(items))
     if not runs:
-        return act, active
-    e = np.concatenate(embs)
+        return runs, np.zeros((0, EMBED_DIM), dtype=np.float32)
+    return runs, np.concatenate(embs)
+
+
+def _spread(span: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
+    """n frames x columns: the sum of ``vals`` over the pieces covering each frame."""
+    import numpy as np
+
+    acc = np.zeros((n + 1, vals.shape[1]), dtype=np.float64)
+    np.add.at(acc, span[:, 0], vals)
+    np.subtract.at(acc, span[:, 1], vals)
+    return np.cumsum(acc, axis=0)[:-1]
+
+
+def _label_runs(runs: list[_Run], e: np.ndarray, cents: np.ndarray, k: int,
+                opts: SpeakerOptions) -> list[np.ndarray]:
+    """Each run's frames labelled with the closest cluster voice, the voices re-estimated from
+    the pieces between passes."""
+    import numpy as np
+
     voices = np.array(cents, dtype=np.float32)  # a copy: the clusters' centroids stay as they are
-
-    def spread(span: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
-        """n frames x columns: the sum of ``vals`` over the pieces covering each frame."""
-        acc = np.zeros((n + 1, vals.shape[1]), dtype=np.float64)
-        np.add.at(acc, span[:, 0], vals)
-        np.subtract.at(acc, span[:, 1], vals)
-        return np.cumsum(acc, axis=0)[:-1]
-
     labels: list[np.ndarray] = []
     for done in range(opts.relabel_passes):
         labels = []
         for a, b, span, ids in runs:
-            labels.append(np.argmax(spread(span, e[ids] @ voices.T, b - a), axis=1))
+            labels.append(np.argmax(_spread(span, e[ids] @ voices.T, b - a), axis=1))
         if done == opts.relabel_passes - 1:
             break
-        # the clusters' voices from the pieces, each weighted by its frames now labelled so
-        weights = np.zeros((len(e), k), dtype=np.float64)
-        for (a, b, span, ids), lab in zip(runs, labels):
-            cover = spread(span, np.ones((len(span), 1)), b - a)
-            share = np.eye(k)[lab] / np.maximum(cover, 1.0)
-            cum = np.concatenate([np.zeros((1, k)), np.cumsum(share, axis=0)])
-            weights[ids] = cum[span[:, 1]] - cum[span[:, 0]]
-        for c in range(k):
-            if weights[:, c].sum() >= 3:
-                v = weights[:, c] @ e
-                voices[c] = v / max(float(np.linalg.norm(v)), 1e-8)
+        _update_voices(voices, runs, labels, e, k)
+    return labels
+
+
+def _update_voices(voices: np.ndarray, runs: list[_Run], labels: list[np.ndarray],
+                   e: np.ndarray, k: int) -> None:
+    """The clusters' voices (in place) from the pieces, each weighted by its frames now labelled
+    so."""
+    import numpy as np
+
+    weights = np.zeros((len(e), k), dtype=np.float64)
+    for (a, b, span, ids), lab in zip(runs, labels, strict=True):
+        cover = _spread(span, np.ones((len(span), 1)), b - a)
+        share = np.eye(k)[lab] / np.maximum(cover, 1.0)
+        cum = np.concatenate([np.zeros((1, k)), np.cumsum(share, axis=0)])
+        weights[ids] = cum[span[:, 1]] - cum[span[:, 0]]
+    for c in range(k):
+        if weights[:, c].sum() >= 3:
+            v = weights[:, c] @ e
+            voices[c] = v / max(float(np.linalg.norm(v)), 1e-8)
+
+
+def _swap_labels(act: np.ndarray, active: np.ndarray, runs: list[_Run],
+                 labels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Copies of (act, active) with each run's frames moved to their new labels."""
+    import numpy as np
+
     act, active = act.copy(), active.copy()
-    for (a, b, _, _), lab in zip(runs, labels):
+    for (a, b, _, _), lab in zip(runs, labels, strict=True):
         cur = np.argmax(active[a:b], axis=1)
         rows = np.arange(a, b)
         old_v, new_v = act[rows, cur].copy(), act[rows, lab].copy()
@@ -535,10 +577,8 @@ def diarize(wav: np.ndarray, n_speakers: int | None = None,
     n_samples = len(wav)
     del wav
     # speakers in order of first speech; a cluster that never wins a frame is dropped
-    firsts = [int(np.argmax(active[:, c])) if active[:, c].any() else None
-              for c in range(len(cents))]
-    order = sorted((c for c in range(len(cents)) if firsts[c] is not None),
-                   key=lambda c: firsts[c])
+    firsts = {c: int(np.argmax(active[:, c])) for c in range(len(cents)) if active[:, c].any()}
+    order = sorted(firsts, key=firsts.__getitem__)
     act, active, cents = act[:, order], active[:, order], cents[order]
     labels = [f"S{i + 1}" for i in range(len(order))]
     # 10-ms frame scores for the word-level pass
@@ -552,7 +592,7 @@ def diarize(wav: np.ndarray, n_speakers: int | None = None,
     x = np.concatenate([[0], anyone.astype(np.int8), [0]])
     d = np.diff(x)
     off = 0.5 * m.frame_duration
-    for a, b in zip(np.where(d == 1)[0], np.where(d == -1)[0]):
+    for a, b in zip(np.where(d == 1)[0], np.where(d == -1)[0], strict=True):
         speech.append((round(a * m.frame_step + off, 3), round(b * m.frame_step + off, 3)))
     overlap_s = float((active.sum(axis=1) >= 2).sum() * m.frame_step)
     return Diarization(labels, cents, scores, speech, n_speakers is None, active, m.frame_step,

@@ -51,6 +51,7 @@ def enroll_file(audio_path: Path, *, consent_how: str) -> dict[str, Any]:
 
     probe(audio_path, check_channels_s=None)
     d = decode(audio_path, keep_mono=True)
+    assert d.mono is not None  # decoded with keep_mono
     return enroll_audio(d.mono, {"file_name": audio_path.name,
                                  "sha256": sha256_file(audio_path)}, consent_how=consent_how)
 

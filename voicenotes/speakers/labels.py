@@ -33,15 +33,17 @@ def describe_speakers(t: Transcript) -> list[str]:
     sp = t.speakers or {}
     if not sp.get("labels"):
         return []
-    method = {"channels": "one speaker per audio channel",
-              "segmentation-embedding-clustering": "by voice",
-              "embedding-clustering": "by voice"}.get(sp.get("method"), sp.get("method", ""))
+    methods: dict[str | None, str] = {"channels": "one speaker per audio channel",
+                                      "segmentation-embedding-clustering": "by voice",
+                                      "embedding-clustering": "by voice"}
+    method = methods.get(sp.get("method"), sp.get("method", ""))
     roles = sp.get("roles") or {}
     who = ", ".join(f"{lab} = {roles.get(lab, 'unknown')}" for lab in sp["labels"])
-    how = {"enrollment": "matched to the enrolled counselor voice",
-           "override": "set by --counselor",
-           "heuristic": "guessed: the counselor is who asks most of the questions"}.get(
-               sp.get("role_method"), "")
+    hows: dict[str | None, str] = {
+        "enrollment": "matched to the enrolled counselor voice",
+        "override": "set by --counselor",
+        "heuristic": "guessed: the counselor is who asks most of the questions"}
+    how = hows.get(sp.get("role_method"), "")
     conf = sp.get("role_confidence")
     line = f"Speakers ({method}): {who}"
     if how:

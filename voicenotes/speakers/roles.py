@@ -106,7 +106,8 @@ def decide_roles(segments: Sequence[Segment], labels: Sequence[str], *,
         order = np.argsort(-sims)
         best = float(sims[order[0]])
         second = float(sims[order[1]]) if len(sims) > 1 else 0.0
-        info["enrollment_similarity"] = {lab: round(float(s), 3) for lab, s in zip(labels, sims)}
+        info["enrollment_similarity"] = {lab: round(float(s), 3)
+                                         for lab, s in zip(labels, sims, strict=True)}
         if best >= opts.enroll_match and best - second >= 0.05:
             conf = min(0.99, 0.5 + (best - second))
             return {**info, "roles": _roles_for(labels[int(order[0])], labels, h["words"]),
