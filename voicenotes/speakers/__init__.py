@@ -32,7 +32,9 @@ Modules: :mod:`~voicenotes.speakers.assign` (the stage, :func:`assign_speakers`)
 :mod:`~voicenotes.speakers.roles` (counselor / client), :mod:`~voicenotes.speakers.enroll` (the
 enrolled counselor voice), :mod:`~voicenotes.speakers.labels` (speaker names, turns),
 :mod:`~voicenotes.speakers.voiceprint` (models, features, voice embeddings, VAD),
-:mod:`~voicenotes.speakers.diarize` (segmentation, clustering) and
+:mod:`~voicenotes.speakers.diarize` (segmentation, clustering),
+:mod:`~voicenotes.speakers.relabel` (a second look at one-speaker stretches),
+:mod:`~voicenotes.speakers.options` (the stage's settings) and
 :mod:`~voicenotes.speakers.auto` (the default speaker stage). This module re-exports the names
 used outside the package. numpy, torch and PyAV are imported inside functions: ``voicenotes
 --help`` stays light. Nothing here logs or raises with transcript words.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from voicenotes.schema import Segment, Transcript, Word
-from voicenotes.speakers.diarize import FRAME_S, SpeakerOptions
+from voicenotes.speakers.options import FRAME_S, SpeakerOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

@@ -18,9 +18,10 @@ from voicenotes.speakers.decode import (
     decode,
     separate_channels,
 )
-from voicenotes.speakers.diarize import DEFAULT_OPTIONS, SpeakerOptions, diarize
+from voicenotes.speakers.diarize import diarize
 from voicenotes.speakers.enroll import load_enrollment
 from voicenotes.speakers.labels import merge_turns
+from voicenotes.speakers.options import DEFAULT_OPTIONS, SpeakerOptions
 from voicenotes.speakers.roles import ROLE_CONFIDENCE_OK, decide_roles
 from voicenotes.speakers.voiceprint import ENCODER_NAME, _require
 

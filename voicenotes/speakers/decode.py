@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voicenotes.errors import AudioError
-from voicenotes.speakers.diarize import DEFAULT_OPTIONS, FRAME_S, SpeakerOptions
+from voicenotes.speakers.options import DEFAULT_OPTIONS, FRAME_S, SpeakerOptions
 from voicenotes.speakers.voiceprint import SAMPLE_RATE, embed_utterance
 
 if TYPE_CHECKING:  # pragma: no cover

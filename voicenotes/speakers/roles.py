@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from voicenotes.errors import UsageError
 from voicenotes.schema import Segment, Transcript
-from voicenotes.speakers.diarize import DEFAULT_OPTIONS, SpeakerOptions
+from voicenotes.speakers.options import DEFAULT_OPTIONS, SpeakerOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
