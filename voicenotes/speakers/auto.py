@@ -102,7 +102,7 @@ def find_speakers(transcript: Transcript, audio_path: Path, spec: str | None, *,
     a value is the user's ``--speakers`` (errors propagate). The returned transcript's
     ``speakers`` block holds the decision under ``"decision"``; its ``mode`` is the decided one.
     """
-    from voicenotes.speakers import assign_speakers, check_available
+    from voicenotes.speakers.assign import assign_speakers, check_available
 
     requested = "default" if spec is None else "option"
     use = spec or DEFAULT_SPEC

@@ -19,13 +19,13 @@ downloads at run time):
    Each window's local speakers are then matched to the clusters one-to-one (Hungarian).
 4. **Reconstruction** — per frame, the number of speakers (the windows' mean count, rounded with
    ``count_bias``) and the most active clusters: overlapped speech gets two labels.
-5. **A second look at one-speaker stretches** (:func:`relabel`) — the segmentation model can hear
+5. **A second look at one-speaker stretches** (:func:`~voicenotes.speakers.relabel.relabel`) — the segmentation model can hear
    two similar voices taking turns within a window as one local speaker, which clustering
    cannot undo. Short pieces (1 s each) of each stretch where one person talks get their
    own voice embeddings, and each moment goes to the cluster its pieces sound most like.
 
-:mod:`voicenotes.speakers` builds on this (words, turns, channels, roles, enrollment) and
-re-exports the public names of both modules. numpy, scipy and torch are imported inside
+The options of the whole speaker stage are in :mod:`voicenotes.speakers.options`;
+:mod:`voicenotes.speakers` builds on this (words, turns, channels, roles, enrollment). numpy, scipy and torch are imported inside
 functions. Nothing here sees transcript words.
 """
 
@@ -36,6 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from voicenotes.speakers.options import DEFAULT_OPTIONS, FRAME_S, SpeakerOptions
+from voicenotes.speakers.relabel import relabel
 from voicenotes.speakers.voiceprint import (
     EMBED_DIM,
     SAMPLE_RATE,
@@ -45,68 +47,13 @@ from voicenotes.speakers.voiceprint import (
     load_models,
 )
 
+__all__ = ["DEFAULT_OPTIONS", "FRAME_S", "Diarization", "SpeakerOptions", "cluster", "diarize",
+           "reconstruct", "relabel", "segment", "window_embeddings"]
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-FRAME_S = 0.01  # the frame of Diarization.frame_scores (10 ms)
 WINDOW_S = 10.0  # the segmentation model's window
-
-
-# --------------------------------------------------------------------------- options
-
-
-@dataclass(frozen=True)
-class SpeakerOptions:
-    """Settings of the speaker stage, with the defaults used everywhere.
-
-    seg_step_s: hop between 10-s segmentation windows (2.5 s: each moment is seen by four
-      windows; 1 s was no better on the AMI trn/dev clips and 2.5x slower).
-    cluster_threshold: cosine distance at which complete-linkage clustering stops merging.
-    merge_similarity: clusters whose centroids are at least this similar (cosine) are one voice.
-    min_clean_ratio: a window's local speaker takes part in clustering only with at least this
-      share of the window spoken alone (shorter, mixed bits are matched to the clusters after).
-    count_bias: added to the windows' mean speaker count before rounding (0.2: a second voice
-      counts where half of the windows that saw the moment hear it).
-    max_speakers: upper bound when the number of speakers is estimated.
-    embed_max_s: a voice embedding uses at most this much of a window's speech (its middle).
-    share_iou: every other window takes its neighbour's embeddings for the local speakers whose
-      activity matches (see :func:`window_embeddings`); None embeds every window. The two
-      speed settings halve and halve again the time of the stage at the same DER on the AMI
-      trn/dev clips and the dev sessions.
-    relabel_s / relabel_hop_s / relabel_min_s / relabel_passes: the second look at one-speaker
-      stretches (see :func:`relabel`): voice embeddings of ``relabel_s`` of audio every
-      ``relabel_hop_s``, over stretches of at least ``relabel_min_s``; the clusters' voices are
-      re-estimated from them between passes. ``relabel_passes=0`` turns it off.
-    switch_penalty / pause_s: the word-level Viterbi of voicenotes.speakers (in units of the
-      speaker activity, 0..1): a change of speaker between two words with no pause costs this
-      much; after a pause of ``pause_s`` or a sentence end a quarter of it.
-    enroll_match: cosine similarity of a speaker to the enrolled counselor voice needed to call
-      that speaker the counselor.
-    The clustering settings were chosen on the AMI trn/dev clips and the dev session audio;
-    the AMI tst clips were held out (scripts/eval_diarization.py).
-    """
-
-    seg_step_s: float = 2.5
-    cluster_threshold: float = 0.6
-    merge_similarity: float = 0.8
-    min_clean_ratio: float = 0.1
-    count_bias: float = 0.2
-    embed_max_s: float | None = 3.0
-    share_iou: float | None = 0.7
-    max_speakers: int = 8
-    relabel_s: float = 1.0
-    relabel_hop_s: float = 1.0
-    relabel_min_s: float = 0.5
-    relabel_passes: int = 2
-    switch_penalty: float = 0.08
-    pause_s: float = 0.35
-    enroll_match: float = 0.5
-    channel_correlation_max: float = 0.3
-    channel_dominance_min: float = 0.6
-    channel_dominance_db: float = 10.0
-
-
-DEFAULT_OPTIONS = SpeakerOptions()
 
 
 # --------------------------------------------------------------------------- mono diarization
@@ -146,7 +93,7 @@ class Diarization:
         for k, lab in enumerate(self.labels):
             x = np.concatenate([[0], self.active[:, k].astype(np.int8), [0]])
             d = np.diff(x)
-            for a, b in zip(np.where(d == 1)[0], np.where(d == -1)[0]):
+            for a, b in zip(np.where(d == 1)[0], np.where(d == -1)[0], strict=True):
                 out.append((round(a * self.frame_step + self.frame_offset, 3),
                             round(b * self.frame_step + self.frame_offset, 3), lab))
         return sorted(out)
@@ -343,7 +290,7 @@ def cluster(embs: np.ndarray, hard: np.ndarray, n_speakers: int | None = None,
         cost = 1.0 - embs[w, js] @ cents.T
         if len(cents) >= len(js):
             rows, cols = linear_sum_assignment(cost)
-            for r, c in zip(rows, cols):
+            for r, c in zip(rows, cols, strict=True):
                 assign[w, js[r]] = c
         else:
             assign[w, js] = np.argmin(cost, axis=1)
@@ -413,92 +360,6 @@ def reconstruct(starts: list[int], hard: np.ndarray, assign: np.ndarray, n_clust
     return act, active
 
 
-def relabel(wav: np.ndarray, act: np.ndarray, active: np.ndarray, cents: np.ndarray,
-            opts: SpeakerOptions = DEFAULT_OPTIONS) -> tuple[np.ndarray, np.ndarray]:
-    """A second look at the stretches where one speaker talks. The segmentation model sometimes
-    hears two similar voices taking turns within a window as one local speaker, and the
-    clustering can only label that local speaker as a whole. Here each such stretch gets voice
-    embeddings of short pieces (``relabel_s`` every ``relabel_hop_s``), and each frame goes to
-    the cluster its pieces sound most like; the clusters' voices are then re-estimated from the
-    pieces and the stretches labelled again (``relabel_passes``). Overlapped speech is left as
-    it is. Returns (act, active) with the changed frames' activities swapped accordingly."""
-    import numpy as np
-
-    k = active.shape[1]
-    if opts.relabel_passes <= 0 or len(cents) < 2 or k < 2:
-        return act, active
-    m = load_models()
-    fs, off = m.frame_step, 0.5 * m.frame_duration
-    x = np.diff(np.concatenate([[0], (active.sum(axis=1) == 1).astype(np.int8), [0]]))
-    runs: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # a, b, piece frames, piece ids
-    items: list = []
-    embs: list[np.ndarray] = []
-    for a, b in zip(np.where(x == 1)[0], np.where(x == -1)[0]):
-        t0, t1 = a * fs + off, b * fs + off
-        if t1 - t0 < opts.relabel_min_s:
-            continue
-        # equal lengths batch together: a whole piece, or a short stretch in 0.1-s steps
-        length = min(opts.relabel_s, math.floor((t1 - t0) * 10) / 10)
-        if length <= 0:
-            continue
-        ws = np.arange(t0, t1 - length + 1e-6, opts.relabel_hop_s)
-        if ws[-1] + length < t1 - 1e-3:
-            ws = np.append(ws, t1 - length)
-        # the frames each piece covers (frame centres within [s, s + length)), run-relative
-        span = np.stack([np.ceil((ws - off) / fs), np.ceil((ws + length - off) / fs)], axis=1)
-        span = np.clip(span.astype(np.int64) - a, 0, b - a)
-        first = len(items) + sum(len(e) for e in embs)
-        n = int(round(length * SAMPLE_RATE))
-        for s0 in ws:
-            f = fbank(wav[int(s0 * SAMPLE_RATE):int(s0 * SAMPLE_RATE) + n])
-            items.append(f - f.mean(dim=0, keepdim=True))
-        runs.append((int(a), int(b), span, np.arange(first, first + len(ws))))
-        if len(items) >= 256:  # embed in blocks: memory stays flat on long recordings
-            embs.append(_embed(items))
-            items = []
-    if items:
-        embs.append(_embed(items))
-    if not runs:
-        return act, active
-    e = np.concatenate(embs)
-    voices = np.array(cents, dtype=np.float32)  # a copy: the clusters' centroids stay as they are
-
-    def spread(span: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
-        """n frames x columns: the sum of ``vals`` over the pieces covering each frame."""
-        acc = np.zeros((n + 1, vals.shape[1]), dtype=np.float64)
-        np.add.at(acc, span[:, 0], vals)
-        np.subtract.at(acc, span[:, 1], vals)
-        return np.cumsum(acc, axis=0)[:-1]
-
-    labels: list[np.ndarray] = []
-    for done in range(opts.relabel_passes):
-        labels = []
-        for a, b, span, ids in runs:
-            labels.append(np.argmax(spread(span, e[ids] @ voices.T, b - a), axis=1))
-        if done == opts.relabel_passes - 1:
-            break
-        # the clusters' voices from the pieces, each weighted by its frames now labelled so
-        weights = np.zeros((len(e), k), dtype=np.float64)
-        for (a, b, span, ids), lab in zip(runs, labels):
-            cover = spread(span, np.ones((len(span), 1)), b - a)
-            share = np.eye(k)[lab] / np.maximum(cover, 1.0)
-            cum = np.concatenate([np.zeros((1, k)), np.cumsum(share, axis=0)])
-            weights[ids] = cum[span[:, 1]] - cum[span[:, 0]]
-        for c in range(k):
-            if weights[:, c].sum() >= 3:
-                v = weights[:, c] @ e
-                voices[c] = v / max(float(np.linalg.norm(v)), 1e-8)
-    act, active = act.copy(), active.copy()
-    for (a, b, _, _), lab in zip(runs, labels):
-        cur = np.argmax(active[a:b], axis=1)
-        rows = np.arange(a, b)
-        old_v, new_v = act[rows, cur].copy(), act[rows, lab].copy()
-        act[rows, lab], act[rows, cur] = old_v, new_v
-        active[a:b] = False
-        active[rows, lab] = True
-    return act, active
-
-
 #: Share of the diarization time spent finding who talks (the rest is voice embeddings), for
 #: a progress figure that moves evenly (measured on a 5-minute two-voice call, 2 cores).
 SEGMENT_SHARE = 0.35
@@ -535,10 +396,8 @@ def diarize(wav: np.ndarray, n_speakers: int | None = None,
     n_samples = len(wav)
     del wav
     # speakers in order of first speech; a cluster that never wins a frame is dropped
-    firsts = [int(np.argmax(active[:, c])) if active[:, c].any() else None
-              for c in range(len(cents))]
-    order = sorted((c for c in range(len(cents)) if firsts[c] is not None),
-                   key=lambda c: firsts[c])
+    firsts = {c: int(np.argmax(active[:, c])) for c in range(len(cents)) if active[:, c].any()}
+    order = sorted(firsts, key=firsts.__getitem__)
     act, active, cents = act[:, order], active[:, order], cents[order]
     labels = [f"S{i + 1}" for i in range(len(order))]
     # 10-ms frame scores for the word-level pass
@@ -552,7 +411,7 @@ def diarize(wav: np.ndarray, n_speakers: int | None = None,
     x = np.concatenate([[0], anyone.astype(np.int8), [0]])
     d = np.diff(x)
     off = 0.5 * m.frame_duration
-    for a, b in zip(np.where(d == 1)[0], np.where(d == -1)[0]):
+    for a, b in zip(np.where(d == 1)[0], np.where(d == -1)[0], strict=True):
         speech.append((round(a * m.frame_step + off, 3), round(b * m.frame_step + off, 3)))
     overlap_s = float((active.sum(axis=1) >= 2).sum() * m.frame_step)
     return Diarization(labels, cents, scores, speech, n_speakers is None, active, m.frame_step,
