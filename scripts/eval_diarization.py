@@ -103,13 +103,13 @@ def oracle() -> None:
     """The ceiling of the segmentation: the same windows and reconstruction, but each window's
     local speakers matched to the true speakers (the overlap of their activity with the RTTM,
     Hungarian) instead of clustered. Shows how much of the DER better clustering could win."""
+    import importlib
+
     import numpy as np
     from faster_whisper import decode_audio
     from pyannote.core import Annotation, Segment
     from pyannote.metrics.diarization import DiarizationErrorRate
     from scipy.optimize import linear_sum_assignment
-
-    import importlib
 
     # the module, not the facade's diarize() function of the same name
     voices = importlib.import_module("voicenotes.speakers.diarize")
