@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from browser import requested_urls
 
 from voicenotes.batch import report
 
@@ -62,13 +62,6 @@ def driver():
         d.quit()
 
 
-def _requests(driver) -> list[str]:
-    urls = []
-    for entry in driver.get_log("performance"):
-        msg = json.loads(entry["message"])["message"]
-        if msg.get("method") == "Network.requestWillBeSent":
-            urls.append(msg["params"]["request"]["url"])
-    return urls
 
 
 def test_report_renders_offline_and_sorts(tmp_path, driver):
@@ -86,7 +79,7 @@ def test_report_renders_offline_and_sorts(tmp_path, driver):
     assert driver.find_element(By.TAG_NAME, "h1").text.startswith("Supervision report")
 
     # zero network requests: the only URL the page loaded is itself
-    urls = _requests(driver)
+    urls = requested_urls(driver)
     assert urls and all(u.startswith("file://") for u in urls), urls
     assert [u for u in urls if u != page.as_uri()] == []
     severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
@@ -127,4 +120,4 @@ def test_report_renders_offline_and_sorts(tmp_path, driver):
     # the counts row stays at the bottom, outside the sorted body
     foot = driver.find_element(By.CSS_SELECTOR, "#recordings tfoot").text
     assert "7 recordings" in foot and "5 done, 1 partial, 1 failed" in foot
-    assert _requests(driver) == []  # sorting fetched nothing either
+    assert requested_urls(driver) == []  # sorting fetched nothing either

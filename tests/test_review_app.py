@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser import make_driver
 from test_note_helpers import EXTRACTION, gold_cases, write_transcript
 
 from voicenotes.store.audit import verify_audit
@@ -29,8 +30,6 @@ from voicenotes.store.audit import verify_audit
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 RISK = ("RISK", "RISK_FACTOR", "MEANS")
 REASON = "misheard, not said"
 EDIT = "Client denied a plan when asked."
@@ -89,22 +88,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("chromium and chromium-driver are required (scripts/test installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage", "--disable-extensions", "--mute-audio",
-                 "--autoplay-policy=no-user-gesture-required", "--window-size=1280,800"):
-        opts.add_argument(flag)
-    opts.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chrome-profile')}")
-    opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    drv = webdriver.Chrome(options=opts, service=Service(str(CHROMEDRIVER)))
-    drv.set_page_load_timeout(30)
+    drv = make_driver(tmp_path_factory.mktemp("chrome-profile"), 1280, 800)
     drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                         {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
     yield drv

@@ -16,12 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
+from browser import make_driver, requested_urls
 from test_note_helpers import EXTRACTION, gold_cases, write_transcript
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 NETWORK_SCHEMES = ("http:", "https:", "ws:", "wss:", "ftp:")
 
 
@@ -40,33 +39,11 @@ def session(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("chromium and chromium-driver are required (scripts/test installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage", "--disable-extensions", "--mute-audio",
-                 "--autoplay-policy=no-user-gesture-required", "--window-size=1400,1000"):
-        opts.add_argument(flag)
-    opts.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chrome-profile')}")
-    opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    drv = webdriver.Chrome(options=opts, service=Service(str(CHROMEDRIVER)))
-    drv.set_page_load_timeout(30)
+    drv = make_driver(tmp_path_factory.mktemp("chrome-profile"), 1400, 1000)
     yield drv
     drv.quit()
 
 
-def _requests(drv) -> list[str]:
-    urls = []
-    for entry in drv.get_log("performance"):
-        msg = json.loads(entry["message"])["message"]
-        if msg["method"] == "Network.requestWillBeSent":
-            urls.append(msg["params"]["request"]["url"])
-    return urls
 
 
 def _wait(fn, timeout=10.0):
@@ -148,7 +125,7 @@ def test_review_page_in_chromium(session, driver, tmp_path):
     assert decisions[risk[0]["id"]] == "rejected" and decisions[risk[1]["id"]] == "edited"
 
     # zero network requests: only the page and its audio, both from disk
-    urls = _requests(driver)
+    urls = requested_urls(driver)
     assert not [u for u in urls if u.startswith(NETWORK_SCHEMES)], urls
     assert {u.split("/")[-1] for u in urls if u.startswith("file:")} <= {page.name, "audio.flac"}
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
