@@ -33,6 +33,9 @@ class BatchOptions:
     recycle_mb: float = field(default_factory=lambda: _env_float("VOICENOTES_BATCH_RECYCLE_MB",
                                                                  100.0))
     cores: int | None = None      # None: the CPUs this process may use
+    #: Seal each recording's folder (every file encrypted to the installation's key) before it
+    #: is installed under its final name, so a finished folder never sits in the clear.
+    seal: bool = False
 
 
 @dataclass

@@ -26,6 +26,7 @@ from voicenotes.batch.outputs import audio_status, check_outputs, install_folder
 from voicenotes.batch.worker import Worker
 from voicenotes.errors import Interrupted, StorageError, VoicenotesError
 from voicenotes.store import TMP_PREFIX, ensure_private_dir
+from voicenotes.store.seal import seal_folder
 
 #: Workers that die are replaced at most this many times in one run.
 MAX_RESPAWNS = 50
@@ -233,8 +234,10 @@ class Pool:
         try:
             outputs = check_outputs(job.tmp)
             partial, decoded, expected = audio_status(job.tmp)
+            if self.opts.seal:
+                seal_folder(job.tmp)
             install_folder(job.tmp, self.out / job.out_name)
-        except (StorageError, OSError) as exc:
+        except (VoicenotesError, OSError) as exc:
             rec = classify(exc)
             rec["seconds"] = info.get("seconds")
             self._fail(job, rec)

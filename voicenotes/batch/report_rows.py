@@ -20,6 +20,8 @@ from voicenotes.domain import (
     attribution_banner,
     topics_of,
 )
+from voicenotes.errors import VoicenotesError
+from voicenotes.store import seal
 
 #: Lethality topics: (column, label); what counts for each is voicenotes.domain.topics_of.
 LETHALITY = LETHALITY_TOPICS
@@ -76,9 +78,10 @@ class Row:
 
 
 def _load(path: Path) -> dict[str, Any] | None:
+    """The JSON at ``path``, in the clear or sealed (opened in memory); None when unreadable."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return json.loads(seal.read_text(path))
+    except (OSError, ValueError, VoicenotesError):
         return None
 
 

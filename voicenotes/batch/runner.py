@@ -28,7 +28,7 @@ from voicenotes.batch.outputs import REQUIRED_OUTPUTS, choose_out_name, lock, sw
 from voicenotes.batch.pool import Event, Job, Pool
 from voicenotes.batch.worker import build_options
 from voicenotes.errors import InputError, Interrupted, StorageError, UsageError, VoicenotesError
-from voicenotes.store import ensure_private_dir, sha256_file
+from voicenotes.store import ensure_private_dir, seal, sha256_file
 
 #: Settings whose change since a recording was finished is counted (it is not redone).
 _COMPARED_SETTINGS = ("model", "mode", "template")
@@ -195,7 +195,7 @@ class BatchRunner:
         s = self.summary
         state = row["state"]
         if state in ("done", "partial") and not all(
-                (self.out / row["out_name"] / n).is_file() for n in REQUIRED_OUTPUTS):
+                seal.exists(self.out / row["out_name"] / n) for n in REQUIRED_OUTPUTS):
             state = "missing"  # its folder was moved or deleted since: make it again
             s.remade += 1
         if state in ("done", "partial"):

@@ -176,6 +176,11 @@ def batch(
                                     "file, which must then stay where it is)."),
     include_quotes: bool = typer.Option(False, "--include-quotes", help="Put the risk quotes "
                                         "(session words) into the report. Off by default."),
+    seal: bool = typer.Option(False, "--seal", help="Seal each recording's note folder (every "
+                              "file, audio included, encrypted to this installation's key; see "
+                              "voicenotes seal) before it is marked done. report.csv and "
+                              "report.html stay readable: they hold no session words, but the "
+                              "quotes --include-quotes puts in them are not sealed."),
 ) -> None:
     """Process every recording in a folder: one note folder per recording, a journal that lets
     the same command resume after a stop or crash, and a supervision report (report.csv and
@@ -190,11 +195,15 @@ def batch(
         from voicenotes.speakers import check_available
 
         check_available(speakers)
+    if seal:  # no key: say so before any work, not after
+        from voicenotes.store.keys import load_identity
+
+        load_identity()
     display = _Display(sys.stderr.isatty())
     opts = BatchOptions(out_dir=out, template=template, jobs=jobs, model=model, mode=mode,
                         speakers=speakers,
                         retry_failed=retry_failed, include_quotes=include_quotes, preset=preset,
-                        copy_audio=copy_audio)
+                        copy_audio=copy_audio, seal=seal)
     from voicenotes.batch import BatchRunner
 
     runner = BatchRunner(folder, opts, on_event=display)
