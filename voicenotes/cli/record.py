@@ -60,6 +60,11 @@ def record(
     then: str | None = typer.Option(
         None, "--then", help="After recording: `note` drafts a note from it."),
     model: ModelOption = None,
+    seal: bool = typer.Option(
+        False, "--seal", help="Seal the recording's folder when the recording ends (after "
+        "--then note, if given): every file, audio included, encrypted to this installation's "
+        "key; see voicenotes seal. While recording, the audio is written in the clear so that "
+        "a crash loses nothing: after a crash, run voicenotes recover, then voicenotes seal."),
     max_seconds: float | None = typer.Option(None, "--max-seconds", hidden=True),
     rollover_seconds: float = typer.Option(600.0, "--rollover-seconds", hidden=True, min=0.5),
 ) -> None:
@@ -88,7 +93,11 @@ def record(
     if out_dir.is_dir():
         _report_recovered(out_dir)
 
-    # 2. pre-flight: storage and device, before asking anyone anything
+    # 2. pre-flight: the sealing key, storage and device, before asking anyone anything
+    if seal:
+        from voicenotes.store.keys import load_identity
+
+        load_identity()
     rec.check_storage(out_dir, limit, rec.DEFAULT_SAMPLE_RATE * rec.SAMPLE_WIDTH)
     sd = rec.import_sounddevice()
     dev = rec.choose_device(device, sd)
@@ -130,10 +139,36 @@ def record(
                              rollover_seconds=rollover_seconds)
     result = rec.Recorder(folder, opts, sd=sd, device=dev, mode=record_.mode).run(rate, channels)
 
-    whole = _report_result(result, folder)
+    _finish(result, folder, note=then == "note" and note_ok, model=model, seal=seal)
 
-    if then == "note" and whole is not None and note_ok:
-        _then_note(folder, whole, model)
+
+def _finish(result, folder: Path, *, note: bool, model: str | None, seal: bool) -> None:
+    """Report the recording, draft the note when asked, then seal the folder when asked (also
+    when the note step failed or was interrupted, but not when the disk is full)."""
+    try:
+        whole = _report_result(result, folder)
+        if note and whole is not None:
+            _then_note(folder, whole, model)
+    except StorageError:
+        if seal:  # sealing needs room on the same disk: say what is left to do
+            _say(f"The folder {folder} was not sealed. Once there is room, run: "
+                 f"voicenotes seal {folder}")
+        raise
+    except BaseException:
+        if seal:
+            _seal_recording(folder)
+        raise
+    if seal:
+        _seal_recording(folder)
+
+
+def _seal_recording(folder: Path) -> None:
+    """Seal the finished recording's folder (its WAV files are complete by now)."""
+    from voicenotes.store.seal import seal_folder
+
+    report = seal_folder(folder)
+    _say(f"Sealed {len(report.done)} file(s) in {folder}, audio included: voicenotes review and "
+         "export open them; voicenotes unseal decrypts them.")
 
 
 def _report_result(result, folder: Path) -> Path | None:
