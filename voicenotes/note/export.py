@@ -331,15 +331,19 @@ def parse_formats(spec: str | Iterable[str]) -> list[str]:
     return out
 
 
-def write_exports(note: dict[str, Any], folder: Path, stem: str,
-                  formats: Iterable[str]) -> dict[str, Path]:
-    """Write ``<stem>.<fmt>`` for each format (atomic, 0600); returns the paths by format."""
+def render_exports(note: dict[str, Any], formats: Iterable[str]) -> dict[str, bytes]:
+    """The bytes of each format of ``note`` (nothing written)."""
     renderers = {"txt": lambda: render_text(note).encode("utf-8"),
                  "md": lambda: render_markdown(note).encode("utf-8"),
                  "docx": lambda: render_docx(note), "pdf": lambda: render_pdf(note)}
+    return {fmt: renderers[fmt]() for fmt in formats}
+
+
+def write_exports(note: dict[str, Any], folder: Path, stem: str,
+                  formats: Iterable[str]) -> dict[str, Path]:
+    """Write ``<stem>.<fmt>`` for each format (atomic, 0600); returns the paths by format."""
     paths = {}
-    for fmt in formats:
-        data = renderers[fmt]()
+    for fmt, data in render_exports(note, formats).items():
         path = Path(folder) / f"{stem}.{fmt}"
         paths[fmt] = (atomic_write_text(path, data.decode("utf-8")) if fmt in ("txt", "md")
                       else atomic_write_bytes(path, data))

@@ -19,9 +19,9 @@ from voicenotes.domain import RISK_TYPES
 from voicenotes.errors import InputError, UsageError
 from voicenotes.review import overlay
 from voicenotes.schema import Item, ItemSet, Transcript
-from voicenotes.store import atomic_write_json, sha256_bytes, sha256_file
+from voicenotes.store import sha256_bytes
 from voicenotes.store.audit import append_audit, sha256_text
-from voicenotes.store.seal import read_bytes, read_text
+from voicenotes.store.seal import read_bytes, read_text, write_private_json
 
 STATE_FILE = "review.state.json"
 STATE_SCHEMA_VERSION = 1
@@ -113,8 +113,8 @@ class DecisionStore:
         try:
             with session_lock(self.folder, "review"):  # one writer per folder
                 self.state["updated_at"] = now()
-                atomic_write_json(self.path, self.state)
-                state_sha = sha256_file(self.path)
+                # a sealed folder's state is written sealed (it holds the clinician's wording)
+                state_sha = sha256_bytes(write_private_json(self.path, self.state))
                 append_audit(self.folder, [{**e, "state_sha256": state_sha,
                                             "version": self.state["version"]} for e in events])
         except FolderBusy:  # another command writes: refused, and the unsaved change undone

@@ -12,15 +12,15 @@ from typing import Any
 
 from voicenotes.errors import InputError
 from voicenotes.note.build import build_note
-from voicenotes.note.export import ATTESTATION, FORMATS, write_exports
+from voicenotes.note.export import ATTESTATION, FORMATS, render_exports, write_exports
 from voicenotes.note.templates import DEFAULT_TEMPLATE, TEMPLATE_NAMES, load_template
 from voicenotes.review.decisions import STATE_FILE, DecisionStore, load_transcript, now
 from voicenotes.schema import Transcript
 
 __all__ = ["export_session", "load_transcript", "session_note", "sign"]
-from voicenotes.store import atomic_write_json, sha256_file
+from voicenotes.store import sha256_bytes
 from voicenotes.store.audit import audit_head
-from voicenotes.store.seal import exists, read_text
+from voicenotes.store.seal import exists, read_text, write_private, write_private_json
 
 SIGNED_STEM = "note.signed"
 DRAFT_STEM = "note.draft"
@@ -84,11 +84,14 @@ def sign(store: DecisionStore, template: str | None = None,
     from voicenotes.store.lock import session_lock
 
     with session_lock(folder, "review"):  # the signed files and the state in one writer's turn
-        paths = {"json": atomic_write_json(folder / f"{stem}.json", note)}
-        paths.update(write_exports(note, folder, stem, FORMATS))
+        # in a sealed folder each file is written sealed (NAME.age); hashes are of the plaintext
+        files = {f"{stem}.json": sha256_bytes(write_private_json(folder / f"{stem}.json", note))}
+        for fmt, data in render_exports(note, FORMATS).items():
+            write_private(folder / f"{stem}.{fmt}", data)
+            files[f"{stem}.{fmt}"] = sha256_bytes(data)
         reviewed = store.reviewed_itemset().to_dict()
-        paths["items"] = atomic_write_json(folder / "items.reviewed.json", reviewed)
-        files = {p.name: sha256_file(p) for p in paths.values()}
+        files["items.reviewed.json"] = sha256_bytes(
+            write_private_json(folder / "items.reviewed.json", reviewed))
         store.mark_signed({"stem": stem, "template": note["template"], "files": files,
                            "signed_at": signed_at, "note_sha256": files[f"{stem}.json"]})
     return {"stem": stem, "files": sorted(files), "signed_at": signed_at}

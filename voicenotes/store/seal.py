@@ -394,3 +394,46 @@ def read_bytes(path: Path) -> bytes:
 
 def read_text(path: Path, encoding: str = "utf-8") -> str:
     return read_bytes(path).decode(encoding)
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _writing_recipient(folder: Path) -> Any:
+    """The recipient a sealed ``folder``'s new files are encrypted to: the public half of the
+    identity that opens it (the installation's key, or the folder key already opened with its
+    passphrase for reading; never asked for again here)."""
+    if _marker(folder).get("method") == "passphrase" or (folder / FOLDER_KEY).is_file():
+        ident = _IDENTITY_CACHE.get(str(folder.resolve()))
+        if ident is None:
+            raise InputError(f"{folder} is sealed with a passphrase that was not given, so "
+                             "nothing was saved.", hint="Open the folder again with its passphrase.")
+        return ident.to_public()
+    return load_identity().to_public()
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write one file of a session folder without leaving its words in the clear.
+
+    In a sealed folder ``data`` is encrypted in memory to the folder's recipient and written
+    atomically (temp file, 0600, fsync, rename) as ``NAME.age``; a stale ``NAME`` in the clear is
+    removed. Otherwise the usual atomic write of ``NAME``. Returns the path written; read it back
+    with :func:`read_bytes`."""
+    path = Path(path)
+    if not is_sealed(path.parent):
+        return atomic_write_bytes(path, data)
+    pyrage = pyrage_module()
+    sealed = atomic_write_bytes(sealed_path(path), bytes(
+        pyrage.encrypt(bytes(data), [_writing_recipient(path.parent)])))
+    if path.is_file() or path.is_symlink():
+        _unlink(path)
+        fsync_dir(path.parent)
+    return sealed
+
+
+def write_private_json(path: Path, obj: Any) -> bytes:
+    """:func:`write_private` of ``obj`` as the JSON ``atomic_write_json`` writes; returns the
+    plaintext bytes (for their hash)."""
+    data = (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    write_private(path, data)
+    return data
