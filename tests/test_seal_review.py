@@ -35,7 +35,7 @@ def _serve(folder):
     return review, ReviewServer(review, 0).start()
 
 
-def test_review_and_signing_of_a_sealed_folder_leave_no_plaintext(keyed, real_session, tmp_path):  # noqa: F811  (fixtures)
+def test_review_and_signing_of_a_sealed_folder_leave_no_plaintext(keyed, real_session, tmp_path):
     import shutil
 
     from voicenotes.store.seal import read_text
