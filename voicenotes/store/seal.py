@@ -16,7 +16,9 @@ one-writer lock: the holder's command and process id).
 
 :func:`read_bytes` / :func:`read_text` read ``NAME`` whether it is in the clear or sealed
 (decrypting in memory, nothing written), so the review, export and final-note readers work on
-sealed folders. ``pyrage`` is imported inside functions only.
+sealed folders. :func:`write_private` is their writer: in a sealed folder it writes ``NAME.age``
+(encrypted in memory, atomic, 0600) and never ``NAME``, so the review workstation's decisions and
+signed files stay sealed. ``pyrage`` is imported inside functions only.
 """
 
 from __future__ import annotations
