@@ -91,3 +91,37 @@ def test_review_and_signing_of_a_sealed_folder_leave_no_plaintext(keyed, real_se
     assert state["decisions"][first]["edited_text"] == MARK
     assert state["clinician"]["rationale"] == MARK
     assert MARK in (folder / "items.reviewed.json").read_text("utf-8")
+
+
+def test_a_passphrase_folder_is_written_to_its_own_key_or_refused(home, tmp_path, monkeypatch):
+    from test_seal import _items_folder
+
+    from voicenotes.errors import InputError
+    from voicenotes.review.app import ReviewApp
+    from voicenotes.store import seal
+
+    src, items = _items_folder(tmp_path)
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["note", str(src / "items.json"), "--out", str(out)]).exit_code == 0
+    monkeypatch.setenv("VOICENOTES_PASSPHRASE", "correct horse battery staple")
+    res = runner.invoke(app, ["seal", str(out), "--passphrase"])
+    assert res.exit_code == 0, res.output
+    seal._IDENTITY_CACHE.clear()
+    review = ReviewApp(out)  # opens the folder key with the passphrase, once
+    monkeypatch.delenv("VOICENOTES_PASSPHRASE")
+    first = items.items[0].id
+    review.post("decide", {"id": first, "status": "edited", "edited_text": MARK})
+    assert (out / "review.state.json.age").is_file() and not (out / "review.state.json").exists()
+    # it opens with the folder's own key (no installation key exists here)
+    assert MARK in seal.read_text(out / "review.state.json")
+    # without the folder key opened, nothing is written, and the refusal is one plain line
+    seal._IDENTITY_CACHE.clear()
+    before = (out / "review.state.json.age").read_bytes()
+    try:
+        seal.write_private(out / "review.state.json", b"{}")
+    except InputError as exc:
+        assert "passphrase" in str(exc) and "\n" not in str(exc)
+    else:
+        raise AssertionError("a passphrase folder was written without its key")
+    assert (out / "review.state.json.age").read_bytes() == before
+    assert not (out / "review.state.json").exists()
