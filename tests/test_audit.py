@@ -13,7 +13,13 @@ import re
 import stat
 
 import pytest
-from test_note_helpers import hand_items, hand_transcript, with_extractor_offsets
+from test_note_helpers import (
+    accept_all,
+    hand_items,
+    hand_transcript,
+    items_input,
+    with_extractor_offsets,
+)
 from typer.testing import CliRunner
 
 from voicenotes.cli import app
@@ -25,19 +31,10 @@ runner = CliRunner()
 def _reviewed_session(tmp_path):
     """A real session folder: a draft from items.json, then a final note from a review (one
     audit line per decision, so the log has ~17 lines)."""
-    t = hand_transcript()
-    items = with_extractor_offsets(hand_items(), t)
-    src = tmp_path / "in"
-    src.mkdir()
-    (src / "transcript.json").write_text(json.dumps(t.to_dict()))
-    (src / "items.json").write_text(json.dumps(items.to_dict()))
+    src, items = items_input(tmp_path)
     out = tmp_path / "out"
     assert runner.invoke(app, ["note", str(src / "items.json"), "--out", str(out)]).exit_code == 0
-    d = items.to_dict()
-    for it in d["items"]:
-        it["review"] = {"reviewed_at": "2026-03-09T16:00:00Z", "status": "accepted"}
-    reviewed = tmp_path / "items.reviewed.json"
-    reviewed.write_text(json.dumps(d))
+    reviewed = accept_all(items, tmp_path)
     res = runner.invoke(app, ["note", "--from-review", str(reviewed), "--out", str(out)])
     assert res.exit_code == 0, res.output
     return out

@@ -7,7 +7,10 @@ import json
 import stat
 
 import pytest
-from test_note_helpers import HAND_QUOTES, hand_items, hand_transcript, with_extractor_offsets
+from test_note_helpers import (
+    HAND_QUOTES,
+    items_input,
+)
 from typer.testing import CliRunner
 
 from voicenotes.cli import app
@@ -16,18 +19,8 @@ from voicenotes.review.page import verify_audit
 runner = CliRunner()
 
 
-def _session(tmp_path):
-    t = hand_transcript()
-    items = with_extractor_offsets(hand_items(), t)
-    src = tmp_path / "in"
-    src.mkdir()
-    (src / "transcript.json").write_text(json.dumps(t.to_dict()))
-    (src / "items.json").write_text(json.dumps(items.to_dict()))
-    return src, items
-
-
 def test_items_input_writes_the_session_folder_privately(tmp_path):
-    src, _ = _session(tmp_path)
+    src, _ = items_input(tmp_path)
     out = tmp_path / "out"
     res = runner.invoke(app, ["note", str(src / "items.json"), "--out", str(out), "--template", "soap"])
     assert res.exit_code == 0, res.output
@@ -72,7 +65,7 @@ def test_text_file_posing_as_audio_is_exit_3(tmp_path):
 
 
 def test_bad_options_are_plain_errors(tmp_path):
-    src, _ = _session(tmp_path)
+    src, _ = items_input(tmp_path)
     res = runner.invoke(app, ["note", str(src / "items.json"), "--template", "poem"])
     assert res.exit_code == 3 and "Unknown note template 'poem'" in res.output
     res = runner.invoke(app, ["note", str(src / "transcript.json"), "--session-start", "next week"])
@@ -91,7 +84,7 @@ def _review(items, decide):
 
 
 def test_from_review_round_trip_and_audit_log(tmp_path):
-    src, items = _session(tmp_path)
+    src, items = items_input(tmp_path)
     out = tmp_path / "out"
     assert runner.invoke(app, ["note", str(src / "items.json"), "--out", str(out)]).exit_code == 0
 
@@ -142,7 +135,7 @@ def test_from_review_round_trip_and_audit_log(tmp_path):
 
 
 def test_from_review_refuses_unreviewed_risk_items_and_foreign_files(tmp_path):
-    src, items = _session(tmp_path)
+    src, items = items_input(tmp_path)
     out = tmp_path / "out"
     assert runner.invoke(app, ["note", str(src / "items.json"), "--out", str(out)]).exit_code == 0
     partial = tmp_path / "partial.json"

@@ -137,3 +137,25 @@ def normalise(text: str) -> str:
     text = re.sub(r"(rules_version\"?\s*[:=]\s*\"?)[\w.+-]+", r"\1<RULES>", text)
     # hashes of files that embed creation times (items.json, transcript.json) change every run
     return re.sub(r"\b[0-9a-f]{64}\b", "<SHA256>", text)
+
+
+def items_input(tmp_path: Path) -> tuple[Path, ItemSet]:
+    """A folder holding the hand-made transcript.json and items.json: a ``note`` input that
+    needs no model."""
+    t = hand_transcript()
+    items = with_extractor_offsets(hand_items(), t)
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "transcript.json").write_text(json.dumps(t.to_dict()))
+    (src / "items.json").write_text(json.dumps(items.to_dict()))
+    return src, items
+
+
+def accept_all(items: ItemSet, tmp_path: Path) -> Path:
+    """A review export (items.reviewed.json) that accepts every item."""
+    d = items.to_dict()
+    for it in d["items"]:
+        it["review"] = {"reviewed_at": "2026-03-09T16:00:00Z", "status": "accepted"}
+    reviewed = tmp_path / "items.reviewed.json"
+    reviewed.write_text(json.dumps(d))
+    return reviewed

@@ -14,7 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import SPEECH
-from test_note_helpers import HAND_QUOTES, hand_items, hand_transcript, with_extractor_offsets
+from test_note_helpers import (
+    HAND_QUOTES,
+    accept_all,
+    items_input,
+)
 from typer.testing import CliRunner
 
 from voicenotes.cli import app
@@ -55,17 +59,6 @@ def real_session(tmp_path_factory, tiny_transcriber):
 
 def _snapshot(folder):
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
-
-
-def _items_folder(tmp_path):
-    """A session folder from an items.json input (no model needed)."""
-    t = hand_transcript()
-    items = with_extractor_offsets(hand_items(), t)
-    src = tmp_path / "in"
-    src.mkdir()
-    (src / "transcript.json").write_text(json.dumps(t.to_dict()))
-    (src / "items.json").write_text(json.dumps(items.to_dict()))
-    return src, items
 
 
 # --------------------------------------------------------------------------- keys
@@ -159,7 +152,7 @@ def test_export_of_a_sealed_folder_matches_the_plain_one(keyed, real_session, tm
 
 
 def test_note_seal_then_review_reads_and_from_review_keeps_it_sealed(keyed, tmp_path):
-    src, items = _items_folder(tmp_path)
+    src, items = items_input(tmp_path)
     out = tmp_path / "out"
     res = runner.invoke(app, ["note", str(src / "items.json"), "--out", str(out), "--seal"])
     assert res.exit_code == 0, res.output
@@ -174,11 +167,7 @@ def test_note_seal_then_review_reads_and_from_review_keeps_it_sealed(keyed, tmp_
     assert [i.id for i in review.store.itemset.items] == [i.id for i in items.items]
     assert review.store.items_sha256 == sha256_bytes(read_bytes(out / "items.json"))
 
-    d = items.to_dict()
-    for it in d["items"]:
-        it["review"] = {"reviewed_at": "2026-03-09T16:00:00Z", "status": "accepted"}
-    reviewed = tmp_path / "items.reviewed.json"
-    reviewed.write_text(json.dumps(d))
+    reviewed = accept_all(items, tmp_path)
     res = runner.invoke(app, ["note", "--from-review", str(reviewed), "--out", str(out)])
     assert res.exit_code == 0, res.output
     names = set(os.listdir(out))
@@ -191,7 +180,7 @@ def test_note_seal_then_review_reads_and_from_review_keeps_it_sealed(keyed, tmp_
 
 
 def test_passphrase_and_foreign_key_are_refused_without_changing_anything(home, tmp_path, monkeypatch):
-    src, _ = _items_folder(tmp_path)
+    src, _ = items_input(tmp_path)
     original = _snapshot(src)
     monkeypatch.setenv("VOICENOTES_PASSPHRASE", "correct horse battery staple")
     assert runner.invoke(app, ["seal", str(src), "--passphrase"]).exit_code == 0
@@ -346,7 +335,7 @@ def test_purge_lists_asks_deletes_and_logs_without_session_words(keyed, tmp_path
 
 def test_audit_verify_still_sees_a_removed_tail_in_a_sealed_folder(keyed, tmp_path):
     """The notes' record of the log's end is read from the sealed note.json.age in memory."""
-    src, _ = _items_folder(tmp_path)
+    src, _ = items_input(tmp_path)
     out = tmp_path / "out"
     assert runner.invoke(app, ["note", str(src / "items.json"), "--out", str(out), "--seal"]).exit_code == 0
     assert not (out / "note.json").exists()

@@ -94,13 +94,13 @@ def test_review_and_signing_of_a_sealed_folder_leave_no_plaintext(keyed, real_se
 
 
 def test_a_passphrase_folder_is_written_to_its_own_key_or_refused(home, tmp_path, monkeypatch):
-    from test_seal import _items_folder
+    from test_note_helpers import items_input
 
     from voicenotes.errors import InputError
     from voicenotes.review.app import ReviewApp
     from voicenotes.store import seal
 
-    src, items = _items_folder(tmp_path)
+    src, items = items_input(tmp_path)
     out = tmp_path / "out"
     assert runner.invoke(app, ["note", str(src / "items.json"), "--out", str(out)]).exit_code == 0
     monkeypatch.setenv("VOICENOTES_PASSPHRASE", "correct horse battery staple")

@@ -209,6 +209,15 @@ def _unlink(path: str | Path) -> None:
         pass
 
 
+def _replace(tmp: str, target: Path, original: Path) -> None:
+    """Put the verified new file in place, then remove the one it replaces (each step made
+    durable, so a crash leaves either the original or both, never neither)."""
+    os.replace(tmp, target)
+    fsync_dir(original.parent)
+    os.unlink(original)
+    fsync_dir(original.parent)
+
+
 def seal_file(path: Path, recipient: Any, identity: Any) -> int:
     """Replace ``path`` by ``path.age``; the original goes only once the copy decrypts to the same
     SHA-256. Returns the size of the original."""
@@ -229,11 +238,8 @@ def seal_file(path: Path, recipient: Any, identity: Any) -> int:
         if check.sha.hexdigest() != reader.sha.hexdigest():
             raise StorageError(f"The sealed copy of {path.name} did not match the original; "
                                "the original is kept.", hint="Run the command again.")
-        os.replace(tmp, target)
+        _replace(tmp, target, path)
         tmp = ""
-        fsync_dir(path.parent)
-        os.unlink(path)
-        fsync_dir(path.parent)
     except OSError as exc:
         raise _storage_error(target, exc) from None
     finally:
@@ -260,11 +266,8 @@ def unseal_file(sealed: Path, identity: Any) -> int:
             out.flush()
             os.fsync(out.fileno())
             size = out.tell()
-        os.replace(tmp, target)
+        _replace(tmp, target, sealed)
         tmp = ""
-        fsync_dir(sealed.parent)
-        os.unlink(sealed)
-        fsync_dir(sealed.parent)
     except OSError as exc:
         raise _storage_error(target, exc) from None
     finally:
